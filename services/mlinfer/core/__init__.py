@@ -1,0 +1,1 @@
+"""Transport-independent heart of mlinfer: settings, errors, types, dataplane, repository."""
