@@ -1,0 +1,5 @@
+import sys
+
+from mlinfer.cli.main import main
+
+sys.exit(main())

@@ -1,0 +1,258 @@
+"""One loaded model version on the embedded engine: sessions, scheduler, statistics."""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import onnxruntime as ort
+from tritonclient.grpc import model_config_pb2 as mc
+
+from mlinfer.backends.embedded import onnx_session
+from mlinfer.batching.queue import PendingRequest, PriorityQueue, ShapeKey
+from mlinfer.batching.scheduler import BatchingPolicy, Scheduler
+from mlinfer.core import datatypes
+from mlinfer.core.classification import classify
+from mlinfer.core.errors import InvalidInputError, MLInferError
+from mlinfer.core.model_spec import ModelSpec
+from mlinfer.core.stats import ExecutionTiming, ModelStats
+from mlinfer.core.types import InferRequest, InferResponse, Tensor
+
+log = logging.getLogger(__name__)
+
+
+class LoadedVersion:
+    """Created by :meth:`load` (blocking: call it off the event loop), then :meth:`start`."""
+
+    def __init__(
+        self,
+        spec: ModelSpec,
+        version: int,
+        sessions: list[ort.InferenceSession],
+    ) -> None:
+        self.spec = spec
+        self.version = version
+        self.stats = ModelStats(spec.name, str(version))
+        self._sessions = sessions
+        self._output_names = [o.name for o in spec.outputs]
+        self._input_reshape = {
+            t.name: tuple(int(d) for d in t.reshape.shape)
+            for t in spec.config.input
+            if t.HasField("reshape")
+        }
+        self._output_dims = {
+            t.name: tuple(int(d) for d in t.dims) for t in spec.config.output
+        }
+        self._scheduler: Scheduler | None = None
+
+    @classmethod
+    def load(
+        cls,
+        spec_for: Any,
+        config: mc.ModelConfig,
+        version: int,
+        model_path: Path,
+        default_providers: Sequence[str],
+        intra_op_threads: int,
+    ) -> LoadedVersion:
+        """Create one session per instance, check the config against the graph, warm up."""
+        places = onnx_session.placements(config, default_providers)
+        sessions = [
+            onnx_session.create_session(model_path, config, p, intra_op_threads) for p in places
+        ]
+        onnx_session.complete_config(config, sessions[0])
+        onnx_session.check_against_graph(config, sessions[0])
+        loaded = cls(spec_for(config), version, sessions)
+        loaded.warm_up()
+        return loaded
+
+    @property
+    def label(self) -> str:
+        return f"{self.spec.name}:{self.version}"
+
+    @property
+    def pending(self) -> int:
+        return self._scheduler.pending if self._scheduler else 0
+
+    def start(self) -> None:
+        """Start the scheduler; needs the running event loop."""
+        config = self.spec.config
+        batching = config.dynamic_batching if config.HasField("dynamic_batching") else None
+        self._scheduler = Scheduler(
+            self.label,
+            BatchingPolicy.from_config(config),
+            PriorityQueue.from_config(batching),
+            len(self._sessions),
+            self._run_batch,
+            on_dispatch=self._record_queue,
+        )
+        self._scheduler.start()
+
+    async def stop(self, grace_s: float | None) -> None:
+        if self._scheduler is not None:
+            await self._scheduler.drain_and_stop(grace_s)
+
+    async def infer(self, request: InferRequest, batch_size: int) -> InferResponse:
+        assert self._scheduler is not None, "start() the model before inferring"
+        start = time.monotonic_ns()
+        try:
+            future = self._scheduler.submit(request, batch_size, _shape_key(request))
+            response: InferResponse = await future
+        except MLInferError:
+            self.stats.fail.add(time.monotonic_ns() - start)
+            raise
+        self.stats.success.add(time.monotonic_ns() - start)
+        return response
+
+    def _record_queue(self, pending: PendingRequest, queued_ns: int) -> None:
+        self.stats.queue.add(queued_ns)
+
+    # -- worker thread -------------------------------------------------------------------
+    def _run_batch(self, instance: int, batch: Sequence[PendingRequest]) -> list[Any]:
+        t0 = time.perf_counter_ns()
+        feeds = {
+            name: self._feed(name, [p.request for p in batch]) for name in _input_names(batch[0])
+        }
+        t1 = time.perf_counter_ns()
+        outputs = self._sessions[instance].run(self._output_names, feeds)
+        t2 = time.perf_counter_ns()
+        results = self._split(batch, outputs)
+        t3 = time.perf_counter_ns()
+        timing = ExecutionTiming(t1 - t0, t2 - t1, t3 - t2)
+        total = sum(p.batch_size for p in batch)
+        # Stats live on the loop thread; hand the update over instead of locking.
+        self._loop_call(self.stats.record_execution, total, len(batch), timing)
+        return results
+
+    def _loop_call(self, fn: Any, *args: Any) -> None:
+        assert self._scheduler is not None
+        self._scheduler.call_soon(fn, *args)
+
+    def _feed(self, name: str, requests: Sequence[InferRequest]) -> np.ndarray:
+        parts = [next(t.data for t in r.inputs if t.name == name) for r in requests]
+        array = parts[0] if len(parts) == 1 else np.concatenate(parts, axis=0)
+        if array.dtype == np.object_:
+            array = _strings_for_ort(name, array)
+        reshape = self._input_reshape.get(name)
+        if reshape is not None:
+            lead = (array.shape[0],) if self.spec.batched else ()
+            array = array.reshape(lead + reshape)
+        return array
+
+    def _split(self, batch: Sequence[PendingRequest], outputs: list[Any]) -> list[Any]:
+        results: list[Any] = []
+        offset = 0
+        for pending in batch:
+            request = pending.request
+            try:
+                tensors = {
+                    name: self._output_tensor(name, value, offset, pending.batch_size)
+                    for name, value in zip(self._output_names, outputs, strict=True)
+                }
+                results.append(
+                    InferResponse(
+                        request.model_name,
+                        str(self.version),
+                        self._select_outputs(request, tensors),
+                        id=request.id,
+                    )
+                )
+            except MLInferError as exc:
+                results.append(exc)
+            offset += pending.batch_size
+        return results
+
+    def _output_tensor(self, name: str, value: Any, offset: int, size: int) -> Tensor:
+        array = np.asarray(value)
+        if self.spec.batched:
+            array = array[offset : offset + size]  # a view: no copy per request
+        if array.dtype == np.object_ or array.dtype.kind == "U":
+            array = _strings_to_bytes(array)
+        dims = self._output_dims.get(name)
+        if dims is not None and -1 not in dims:
+            array = array.reshape(((size,) if self.spec.batched else ()) + dims)
+        spec = self.spec.output(name)
+        datatype = spec.datatype if spec else datatypes.from_numpy(array.dtype).name
+        return Tensor(name, datatype, tuple(array.shape), array)
+
+    def _select_outputs(self, request: InferRequest, tensors: dict[str, Tensor]) -> list[Tensor]:
+        if request.outputs is None:
+            return list(tensors.values())
+        selected = []
+        for wanted in request.outputs:
+            tensor = tensors[wanted.name]
+            if wanted.class_count:
+                spec = self.spec.output(wanted.name)
+                labels = spec.labels if spec else ()
+                tensor = classify(tensor, wanted.class_count, labels, self.spec.batched)
+            selected.append(tensor)
+        return selected
+
+    def warm_up(self) -> None:
+        """Run ``model_warmup`` samples on every instance before the model reports ready."""
+        config = self.spec.config
+        for warmup in config.model_warmup:
+            feeds = {}
+            for name, data in warmup.inputs.items():
+                dtype = datatypes.BY_CONFIG[data.data_type]
+                shape = ((warmup.batch_size or 1,) if self.spec.batched else ()) + tuple(
+                    int(d) for d in data.dims
+                )
+                feeds[name] = _warmup_array(dtype, shape, data.random_data)
+            for session in self._sessions:
+                for _ in range(max(warmup.count, 1)):
+                    session.run(self._output_names, feeds)
+            log.info("model %s: warmup '%s' done", self.label, warmup.name)
+
+    def statistics(self) -> dict[str, Any]:
+        self.stats.pending = self.pending
+        return self.stats.as_dict()
+
+
+def _input_names(pending: PendingRequest) -> list[str]:
+    return [t.name for t in pending.request.inputs]
+
+
+def _shape_key(request: InferRequest) -> ShapeKey:
+    # Batch only requests whose per-item shapes match (Triton: no ragged batching).
+    return tuple(sorted((t.name, t.datatype, t.shape[1:]) for t in request.inputs))
+
+
+def _strings_for_ort(name: str, array: np.ndarray) -> np.ndarray:
+    out = np.empty(array.shape, dtype=np.object_)
+    try:
+        out.reshape(-1)[:] = [
+            v.decode() if isinstance(v, bytes) else str(v) for v in array.reshape(-1)
+        ]
+    except UnicodeDecodeError:
+        raise InvalidInputError(
+            f"BYTES input '{name}' must hold UTF-8 text: ONNX string tensors are text"
+        ) from None
+    return out
+
+
+def _strings_to_bytes(array: np.ndarray) -> np.ndarray:
+    out = np.empty(array.shape, dtype=np.object_)
+    out.reshape(-1)[:] = [
+        v if isinstance(v, bytes) else str(v).encode() for v in array.reshape(-1)
+    ]
+    return out
+
+
+def _warmup_array(dtype: datatypes.DataType, shape: tuple[int, ...], random: bool) -> np.ndarray:
+    if dtype.name == "BYTES":
+        out = np.empty(shape, dtype=np.object_)
+        out.reshape(-1)[:] = ["0"] * int(np.prod(shape))
+        return out
+    if not random:
+        return np.zeros(shape, dtype=dtype.numpy)
+    rng = np.random.default_rng(0)
+    if dtype.numpy.kind == "f":
+        return rng.random(shape).astype(dtype.numpy)
+    if dtype.name == "BOOL":
+        return rng.integers(0, 2, shape).astype(np.bool_)
+    return rng.integers(0, 2, shape).astype(dtype.numpy)

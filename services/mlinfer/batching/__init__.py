@@ -1,0 +1,1 @@
+"""Request scheduling: Triton's dynamic batcher with priority levels and queue policies."""

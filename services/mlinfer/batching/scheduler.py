@@ -1,0 +1,222 @@
+"""Triton's dynamic batcher: one queue per model version, one worker per model instance.
+
+Requests are packed into a batch while they fit ``max_batch_size`` and have the same
+per-request shapes; a batch is dispatched when it reaches a preferred size or the maximum,
+or when its oldest request has waited ``max_queue_delay_microseconds``. Without
+``dynamic_batching`` each request executes alone. Execution happens on a thread pool so the
+event loop keeps serving while models compute.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from typing import Any
+
+from tritonclient.grpc import model_config_pb2 as mc
+
+from mlinfer.batching.queue import PendingRequest, PriorityQueue, ShapeKey
+from mlinfer.core.errors import MLInferError, ModelNotReadyError, UnavailableError
+from mlinfer.core.types import InferRequest
+
+# Runs on a worker thread: (instance index, batch) -> one result per request, in order.
+BatchRunner = Callable[[int, Sequence[PendingRequest]], Sequence[Any]]
+
+
+@dataclass(frozen=True)
+class BatchingPolicy:
+    max_batch_size: int  # 0 = the model does not batch
+    dynamic: bool
+    preferred_sizes: tuple[int, ...] = ()
+    max_queue_delay_ns: int = 0
+
+    @classmethod
+    def from_config(cls, config: mc.ModelConfig) -> BatchingPolicy:
+        dynamic = config.HasField("dynamic_batching") and config.max_batch_size > 0
+        batching = config.dynamic_batching
+        return cls(
+            max_batch_size=int(config.max_batch_size),
+            dynamic=dynamic,
+            preferred_sizes=tuple(sorted(int(s) for s in batching.preferred_batch_size)),
+            max_queue_delay_ns=int(batching.max_queue_delay_microseconds) * 1000,
+        )
+
+
+class Scheduler:
+    def __init__(
+        self,
+        model_label: str,
+        policy: BatchingPolicy,
+        queue: PriorityQueue,
+        instances: int,
+        run_batch: BatchRunner,
+        on_dispatch: Callable[[PendingRequest, int], None] | None = None,
+    ) -> None:
+        self._label = model_label
+        self._policy = policy
+        self._queue = queue
+        self._run_batch = run_batch
+        self._on_dispatch = on_dispatch  # (request, ns it waited in the queue)
+        self._instances = max(instances, 1)
+        self._pool = ThreadPoolExecutor(self._instances, thread_name_prefix=f"mlinfer-{model_label}")
+        self._arrival = asyncio.Event()
+        self._workers: list[asyncio.Task[None]] = []
+        self._accepting = False
+        self._executing = 0
+        self._idle = asyncio.Event()
+        self._idle.set()
+
+    @property
+    def pending(self) -> int:
+        """Requests queued or executing."""
+        return len(self._queue) + self._executing
+
+    def start(self) -> None:
+        self._loop = asyncio.get_running_loop()
+        self._accepting = True
+        self._workers = [
+            asyncio.create_task(self._worker(i), name=f"{self._label}-instance-{i}")
+            for i in range(self._instances)
+        ]
+
+    def call_soon(self, fn: Callable[..., Any], *args: Any) -> None:
+        """Run ``fn`` on the event loop; safe from worker threads."""
+        self._loop.call_soon_threadsafe(fn, *args)
+
+    def submit(self, request: InferRequest, batch_size: int, shape_key: ShapeKey) -> asyncio.Future[Any]:
+        if not self._accepting:
+            raise ModelNotReadyError(f"Model '{self._label}' is not ready: it is unloading")
+        loop = asyncio.get_running_loop()
+        level = self._queue.level_for(request.priority)
+        qpolicy = self._queue.policy(level)
+        timeout_us = qpolicy.timeout_us(request.timeout_us)
+        pending = PendingRequest(request, batch_size, shape_key, loop.create_future(), level)
+        if timeout_us:
+            pending.deadline_ns = pending.enqueue_ns + timeout_us * 1000
+        self._queue.push(pending)
+        self._idle.clear()
+        if pending.deadline_ns is not None:
+            pending.timer = loop.call_later(
+                timeout_us / 1e6, self._expire, pending, qpolicy.delay_on_timeout
+            )
+        self._arrival.set()
+        return pending.future
+
+    def _expire(self, pending: PendingRequest, delay: bool) -> None:
+        pending.timer = None
+        if pending.future.done() or pending.delayed:
+            return
+        if delay:
+            self._queue.delay(pending)
+            return
+        self._queue.remove(pending)
+        pending.future.set_exception(UnavailableError("Request timeout expired"))
+        self._note_idle()
+
+    async def _worker(self, instance: int) -> None:
+        while True:
+            batch = await self._next_batch()
+            if batch is None:
+                return
+            await self._execute(instance, batch)
+
+    async def _next_batch(self) -> list[PendingRequest] | None:
+        while True:
+            self._drop_cancelled()
+            if not len(self._queue):
+                if not self._accepting:
+                    return None
+                self._arrival.clear()
+                await self._arrival.wait()
+                continue
+            batch, total, closed = self._collect()
+            now = time.monotonic_ns()
+            waited = now - batch[0].enqueue_ns
+            policy = self._policy
+            full = total >= policy.max_batch_size or total in policy.preferred_sizes
+            if not policy.dynamic or full or closed or waited >= policy.max_queue_delay_ns:
+                for pending in batch:
+                    self._queue.remove(pending)
+                    if pending.timer is not None:
+                        pending.timer.cancel()
+                return batch
+            self._arrival.clear()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(
+                    self._arrival.wait(), (policy.max_queue_delay_ns - waited) / 1e9
+                )
+
+    def _collect(self) -> tuple[list[PendingRequest], int, bool]:
+        """Requests that can run together from the head; ``closed`` = nothing more fits."""
+        batch: list[PendingRequest] = []
+        total = 0
+        for pending in self._queue.in_order():
+            if not batch:
+                batch.append(pending)
+                total = pending.batch_size
+                if not self._policy.dynamic:
+                    return batch, total, True
+                continue
+            if (
+                pending.shape_key != batch[0].shape_key
+                or total + pending.batch_size > self._policy.max_batch_size
+            ):
+                return batch, total, True
+            batch.append(pending)
+            total += pending.batch_size
+        return batch, total, False
+
+    def _drop_cancelled(self) -> None:
+        for pending in [p for p in self._queue.in_order() if p.future.done()]:
+            self._queue.remove(pending)
+            if pending.timer is not None:
+                pending.timer.cancel()
+
+    async def _execute(self, instance: int, batch: list[PendingRequest]) -> None:
+        dispatch_ns = time.monotonic_ns()
+        if self._on_dispatch is not None:
+            for pending in batch:
+                self._on_dispatch(pending, dispatch_ns - pending.enqueue_ns)
+        self._executing += len(batch)
+        loop = asyncio.get_running_loop()
+        try:
+            results = await loop.run_in_executor(self._pool, self._run_batch, instance, batch)
+        except MLInferError as exc:
+            results = [exc] * len(batch)
+        except Exception as exc:  # a model failure must fail its requests, not the worker
+            err = MLInferError(f"inference failed for model '{self._label}': {exc}")
+            results = [err] * len(batch)
+        finally:
+            self._executing -= len(batch)
+        for pending, result in zip(batch, results, strict=True):
+            if pending.future.done():
+                continue
+            if isinstance(result, BaseException):
+                pending.future.set_exception(result)
+            else:
+                pending.future.set_result(result)
+        self._note_idle()
+
+    def _note_idle(self) -> None:
+        if not len(self._queue) and not self._executing:
+            self._idle.set()
+
+    async def drain_and_stop(self, grace_s: float | None = None) -> None:
+        """Stop accepting, let queued and running requests finish, then stop the workers."""
+        self._accepting = False
+        self._arrival.set()
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._idle.wait(), grace_s)
+        for pending in list(self._queue.in_order()):
+            self._queue.remove(pending)
+            if not pending.future.done():
+                pending.future.set_exception(
+                    ModelNotReadyError(f"Model '{self._label}' was unloaded before execution")
+                )
+        self._arrival.set()
+        await asyncio.gather(*self._workers, return_exceptions=True)
+        self._pool.shutdown(wait=True)

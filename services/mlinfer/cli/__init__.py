@@ -1,0 +1,1 @@
+"""The ``mlinfer`` command line."""

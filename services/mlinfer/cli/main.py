@@ -1,0 +1,149 @@
+"""``mlinfer``: serve, manage models, generate the sample repository."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from mlinfer.core.settings import Settings
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = _parser()
+    args = parser.parse_args(argv)
+    if not hasattr(args, "run"):
+        parser.print_help()
+        return 2
+    return int(args.run(args) or 0)
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="mlinfer", description=__doc__)
+    sub = parser.add_subparsers(title="commands")
+
+    serve = sub.add_parser("serve", help="all-in-one: REST + gRPC around one engine")
+    _server_options(serve)
+    serve.set_defaults(run=_run_serve, rest=True, grpc=True)
+
+    gateway = sub.add_parser("gateway", help="the REST gateway alone (appliance service)")
+    _server_options(gateway)
+    gateway.set_defaults(run=_run_serve, rest=True, grpc=False)
+
+    grpc = sub.add_parser("grpc", help="the gRPC server alone (appliance service)")
+    _server_options(grpc)
+    grpc.set_defaults(run=_run_serve, rest=False, grpc=True)
+
+    models = sub.add_parser("models", help="list, load, unload, generate models")
+    msub = models.add_subparsers(title="models commands")
+    for name, helptext in (("list", "repository index of a running server"),
+                           ("load", "load or reload a model"), ("unload", "unload a model")):
+        cmd = msub.add_parser(name, help=helptext)
+        if name != "list":
+            cmd.add_argument("model")
+        cmd.add_argument("--url", default="http://127.0.0.1:8000", help="server REST URL")
+        cmd.set_defaults(run=_run_models, action=name)
+    gen = msub.add_parser("generate", help="write the sample model repository")
+    gen.add_argument("--output", type=Path, default=Path("model_repository"))
+    gen.add_argument("--only", nargs="*", help="model names to generate (default: all)")
+    gen.set_defaults(run=_run_generate)
+    return parser
+
+
+def _server_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--host", help="bind address (MLINFER_HOST)")
+    p.add_argument("--http-port", type=int, help="REST port, 0 = any free (MLINFER_HTTP_PORT)")
+    p.add_argument("--grpc-port", type=int, help="gRPC port, 0 = any free (MLINFER_GRPC_PORT)")
+    p.add_argument("--model-repository", type=Path, help="MLINFER_MODEL_REPOSITORY")
+    p.add_argument("--model-control-mode", choices=["none", "explicit", "poll"])
+    p.add_argument("--load-model", action="append", dest="startup_models",
+                   help="explicit mode: model to load at start (repeat; '*' = all)")
+    p.add_argument("--repository-poll-seconds", type=float)
+    p.add_argument("--triton", dest="triton_url", help="front a Triton at HOST:PORT (gRPC)")
+    p.add_argument("--log-level", help="DEBUG, INFO, WARNING, ...")
+
+
+def settings_from_args(args: argparse.Namespace) -> Settings:
+    fields = ("host", "http_port", "grpc_port", "model_repository", "model_control_mode",
+              "startup_models", "repository_poll_seconds", "triton_url", "log_level")
+    overrides: dict[str, Any] = {
+        f: getattr(args, f) for f in fields if getattr(args, f, None) is not None
+    }
+    return Settings(**overrides)
+
+
+def _run_serve(args: argparse.Namespace) -> int:
+    settings = settings_from_args(args)
+    logging.basicConfig(level=settings.log_level.upper(),
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    try:
+        import uvloop
+
+        uvloop.install()
+    except ImportError:
+        pass
+    return asyncio.run(_serve(settings, rest=args.rest, grpc=args.grpc))
+
+
+async def _serve(settings: Settings, *, rest: bool, grpc: bool) -> int:
+    from mlinfer.server import Server
+
+    server = Server(settings, rest=rest, grpc=grpc)
+    endpoints = await server.start()
+    index = await server.dataplane.repository_index(ready_only=True)
+    lines = [f"mlinfer ready ({server.backend.name} engine, {len(index)} model versions ready)"]
+    if endpoints.http:
+        lines += [f"  REST     http://{endpoints.http}/v2   docs: http://{endpoints.http}/docs",
+                  f"  metrics  http://{endpoints.http}/metrics"]
+    if endpoints.grpc:
+        lines.append(f"  gRPC     {endpoints.grpc}")
+    print("\n".join(lines), flush=True)
+    try:
+        await server.wait()
+    except asyncio.CancelledError:
+        pass
+    finally:
+        await server.stop()
+    return 0
+
+
+def _run_models(args: argparse.Namespace) -> int:
+    import httpx
+
+    base = args.url.rstrip("/")
+    with httpx.Client(timeout=300) as client:
+        if args.action == "list":
+            response = client.post(f"{base}/v2/repository/index", json={})
+        else:
+            response = client.post(f"{base}/v2/repository/models/{args.model}/{args.action}")
+    if response.status_code != 200:
+        print(f"error: {response.json().get('error', response.text)}", file=sys.stderr)
+        return 1
+    if args.action == "list":
+        rows = response.json()
+        print(f"{'MODEL':<24} {'VERSION':<8} {'STATE':<12} REASON")
+        for row in rows:
+            print(f"{row['name']:<24} {row.get('version', ''):<8} "
+                  f"{row.get('state', '-'):<12} {row.get('reason', '')}")
+    else:
+        print(f"{args.model}: {args.action}ed")
+    return 0
+
+
+def _run_generate(args: argparse.Namespace) -> int:
+    from mlinfer.samples.models import SAMPLE_BUILDERS
+    from mlinfer.samples.writer import write_repository
+
+    builders = [b for b in SAMPLE_BUILDERS
+                if not args.only or b().name in args.only] if args.only else list(SAMPLE_BUILDERS)
+    paths = write_repository(args.output, builders, progress=lambda m: print(m, flush=True))
+    print(f"{len(paths)} models written to {args.output}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,111 @@
+"""Reading a Triton-layout model repository: ``<model>/config.pbtxt``, ``<model>/<version>/``."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from tritonclient.grpc import model_config_pb2 as mc
+
+from mlinfer.core.errors import ModelLoadError, ModelNotFoundError
+from mlinfer.core.model_config import read_config
+
+DEFAULT_MODEL_FILENAME = "model.onnx"
+
+
+@dataclass(frozen=True)
+class ModelSource:
+    """What the repository holds for one model: its config and the versions to serve."""
+
+    name: str
+    directory: Path
+    config: mc.ModelConfig
+    versions: dict[int, Path]  # version -> model file, chosen by the version policy
+    labels: dict[str, list[str]]  # output name -> labels (label_filename)
+
+
+class ModelRepository:
+    def __init__(self, root: Path) -> None:
+        self.root = root
+
+    def model_names(self) -> list[str]:
+        if not self.root.is_dir():
+            return []
+        return sorted(
+            p.name for p in self.root.iterdir() if p.is_dir() and not p.name.startswith(".")
+        )
+
+    def model_dir(self, name: str) -> Path:
+        # Names come from clients: never let one escape the repository.
+        if not name or "/" in name or "\\" in name or name in (".", ".."):
+            raise ModelNotFoundError(f"Request for unknown model: '{name}' is not found")
+        path = self.root / name
+        if not path.is_dir():
+            raise ModelNotFoundError(f"Request for unknown model: '{name}' is not found")
+        return path
+
+    def fingerprint(self, name: str) -> tuple[tuple[str, int, int], ...]:
+        """Changes whenever a file of the model changes; poll mode compares these."""
+        directory = self.model_dir(name)
+        entries = []
+        for path in sorted(directory.rglob("*")):
+            if path.is_file():
+                stat = path.stat()
+                entries.append((str(path.relative_to(directory)), stat.st_mtime_ns, stat.st_size))
+        return tuple(entries)
+
+    def read(self, name: str) -> ModelSource:
+        directory = self.model_dir(name)
+        config = read_config(directory)
+        available = self._available_versions(directory, config)
+        chosen = select_versions(config, sorted(available))
+        labels = {
+            out.name: self._read_labels(directory, out.label_filename)
+            for out in config.output
+            if out.label_filename
+        }
+        return ModelSource(name, directory, config, {v: available[v] for v in chosen}, labels)
+
+    @staticmethod
+    def _available_versions(directory: Path, config: mc.ModelConfig) -> dict[int, Path]:
+        filename = config.default_model_filename or DEFAULT_MODEL_FILENAME
+        versions: dict[int, Path] = {}
+        for child in directory.iterdir():
+            if child.is_dir() and child.name.isdigit() and (child / filename).is_file():
+                versions[int(child.name)] = child / filename
+        return versions
+
+    @staticmethod
+    def _read_labels(directory: Path, filename: str) -> list[str]:
+        path = directory / filename
+        if not path.is_file():
+            raise ModelLoadError(f"label file '{filename}' of model '{directory.name}' not found")
+        return [line.strip() for line in path.read_text().splitlines() if line.strip()]
+
+
+def select_versions(config: mc.ModelConfig, available: list[int]) -> list[int]:
+    """Apply ``version_policy`` (default: latest 1) to the versions present on disk."""
+    if not available:
+        raise ModelLoadError(
+            f"model '{config.name}' has no versions: expected numbered version directories "
+            "holding the model file"
+        )
+    policy = config.version_policy
+    kind = policy.WhichOneof("policy_choice")
+    if kind == "all":
+        return available
+    if kind == "specific":
+        wanted = sorted(int(v) for v in policy.specific.versions)
+        missing = [v for v in wanted if v not in available]
+        if missing:
+            raise ModelLoadError(
+                f"model '{config.name}': version_policy.specific names version(s) "
+                f"{missing} that are not in the repository (present: {available})"
+            )
+        return wanted
+    count = policy.latest.num_versions if kind == "latest" else 1
+    if count < 1:
+        raise ModelLoadError(
+            f"model '{config.name}': version_policy.latest.num_versions must be >= 1"
+        )
+    return available[-count:]

@@ -1,0 +1,63 @@
+"""Transport-neutral request/response objects shared by REST, gRPC and every backend."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+Parameters = dict[str, Any]
+
+
+@dataclass
+class Tensor:
+    """A named tensor; ``data`` is already shaped (BYTES as a numpy object array of bytes)."""
+
+    name: str
+    datatype: str
+    shape: tuple[int, ...]
+    data: np.ndarray
+    parameters: Parameters = field(default_factory=dict)
+
+
+@dataclass
+class RequestedOutput:
+    name: str
+    # Transport hint: send this output as binary (REST binary extension). None = default.
+    binary: bool | None = None
+    # Classification extension: return the top-k classes instead of the raw tensor.
+    class_count: int = 0
+
+
+@dataclass
+class InferRequest:
+    model_name: str
+    inputs: list[Tensor]
+    model_version: str = ""  # "" = what the version policy serves (the newest ready)
+    id: str = ""
+    outputs: list[RequestedOutput] | None = None  # None = every output, raw
+    parameters: Parameters = field(default_factory=dict)
+    priority: int = 0  # 0 = model default; 1 is the highest priority (Triton semantics)
+    timeout_us: int = 0  # 0 = the model's default queue timeout
+    # W3C trace context headers, forwarded to the backend.
+    trace_headers: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass
+class InferResponse:
+    model_name: str
+    model_version: str
+    outputs: list[Tensor]
+    id: str = ""
+    parameters: Parameters = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class ModelIndexEntry:
+    """One row of the repository index (Triton: name, version, state, reason)."""
+
+    name: str
+    version: str = ""
+    state: str = ""
+    reason: str = ""

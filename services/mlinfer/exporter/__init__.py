@@ -1,0 +1,1 @@
+"""Prometheus exposition: Triton's nv_* inference metrics and process metrics."""

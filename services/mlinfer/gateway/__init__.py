@@ -1,0 +1,1 @@
+"""REST gateway: the Open Inference Protocol (as Triton speaks it) over FastAPI."""

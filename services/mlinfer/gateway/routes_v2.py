@@ -1,0 +1,127 @@
+"""The Open Inference Protocol REST routes (``/v2/...``), as Triton serves them."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+from starlette.requests import Request
+from starlette.responses import Response
+
+from mlinfer.core.dataplane import DataPlane
+from mlinfer.core.errors import InvalidInputError
+from mlinfer.core.model_config import config_to_json
+from mlinfer.core.settings import Settings
+from mlinfer.gateway.body import read_body
+from mlinfer.gateway.codec import HEADER_LENGTH, decode_infer_request, encode_infer_response, parse_json
+from mlinfer.gateway.responses import json_response
+
+
+def _status(ok: bool) -> Response:
+    # Triton answers health checks with an empty body; 200 or 400 (we use 503: not ready).
+    return Response(status_code=200 if ok else 503)
+
+
+def build_router(dataplane: DataPlane, settings: Settings) -> APIRouter:
+    router = APIRouter(prefix="/v2", tags=["Open Inference Protocol"])
+    limit = settings.max_request_bytes
+
+    @router.get("", summary="Server metadata")
+    async def server_metadata() -> Response:
+        return json_response(dataplane.metadata())
+
+    @router.get("/health/live", summary="Server liveness")
+    async def health_live() -> Response:
+        return _status(await dataplane.live())
+
+    @router.get("/health/ready", summary="Server readiness")
+    async def health_ready() -> Response:
+        return _status(await dataplane.ready())
+
+    @router.get("/models/stats", summary="Statistics of every model")
+    async def all_stats() -> Response:
+        return json_response(await dataplane.statistics())
+
+    @router.get("/models/{model}", summary="Model metadata")
+    @router.get("/models/{model}/versions/{version}", summary="Model version metadata")
+    async def model_metadata(model: str, version: str = "") -> Response:
+        return json_response(await dataplane.model_metadata(model, version))
+
+    @router.get("/models/{model}/ready", summary="Model readiness")
+    @router.get("/models/{model}/versions/{version}/ready", summary="Model version readiness")
+    async def model_ready(model: str, version: str = "") -> Response:
+        return _status(await dataplane.model_ready(model, version))
+
+    @router.get("/models/{model}/config", summary="Model configuration")
+    @router.get("/models/{model}/versions/{version}/config", summary="Model version configuration")
+    async def model_config(model: str, version: str = "") -> Response:
+        return json_response(config_to_json(await dataplane.model_config(model, version)))
+
+    @router.get("/models/{model}/stats", summary="Model statistics")
+    @router.get("/models/{model}/versions/{version}/stats", summary="Model version statistics")
+    async def model_stats(model: str, version: str = "") -> Response:
+        return json_response(await dataplane.statistics(model, version))
+
+    @router.post("/models/{model}/infer", summary="Inference (JSON or binary tensor data)")
+    @router.post("/models/{model}/versions/{version}/infer", summary="Inference on a version")
+    async def infer(request: Request, model: str, version: str = "") -> Response:
+        body = await read_body(request, limit)
+        infer_request = decode_infer_request(
+            model, version, body, request.headers.get(HEADER_LENGTH)
+        )
+        response = await dataplane.infer(infer_request)
+        payload, header_length = encode_infer_response(response, infer_request)
+        if header_length is None:
+            return Response(payload, media_type="application/json")
+        return Response(
+            payload,
+            media_type="application/octet-stream",
+            headers={HEADER_LENGTH: str(header_length)},
+        )
+
+    @router.post("/repository/index", summary="Repository index")
+    async def repository_index(request: Request) -> Response:
+        body = await read_body(request, limit)
+        ready_only = False
+        if body.strip():
+            doc = parse_json(body)
+            ready_only = bool(doc.get("ready", False)) if isinstance(doc, dict) else False
+        rows = await dataplane.repository_index(ready_only)
+        return json_response([_index_row(r.name, r.version, r.state, r.reason) for r in rows])
+
+    @router.post("/repository/models/{model}/load", summary="Load or reload a model")
+    async def load(request: Request, model: str) -> Response:
+        body = await read_body(request, limit)
+        override = None
+        if body.strip():
+            doc = parse_json(body)
+            params = doc.get("parameters", {}) if isinstance(doc, dict) else {}
+            if not isinstance(params, dict):
+                raise InvalidInputError("'parameters' must be a JSON object")
+            unknown = sorted(set(params) - {"config"})
+            if unknown:
+                raise InvalidInputError(
+                    f"unsupported load parameter(s) {unknown}: only 'config' is supported"
+                )
+            override = params.get("config")
+            if override is not None and not isinstance(override, str):
+                raise InvalidInputError("load parameter 'config' must be a JSON string")
+        await dataplane.load_model(model, override)
+        return json_response({})
+
+    @router.post("/repository/models/{model}/unload", summary="Unload a model")
+    async def unload(request: Request, model: str) -> Response:
+        await read_body(request, limit)
+        await dataplane.unload_model(model)
+        return json_response({})
+
+    return router
+
+
+def _index_row(name: str, version: str, state: str, reason: str) -> dict[str, str]:
+    row = {"name": name}
+    if version:
+        row["version"] = version
+    if state:
+        row["state"] = state
+    if reason:
+        row["reason"] = reason
+    return row

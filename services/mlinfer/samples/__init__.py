@@ -1,0 +1,1 @@
+"""Sample models, generated locally and deterministically (nothing is downloaded)."""

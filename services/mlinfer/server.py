@@ -1,0 +1,108 @@
+"""Builds and runs one mlinfer process: backend, DataPlane, REST (and gRPC when enabled)."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from dataclasses import dataclass
+
+import uvicorn
+
+from mlinfer.backends.base import Backend
+from mlinfer.core.dataplane import DataPlane
+from mlinfer.core.settings import Settings
+from mlinfer.gateway.app import create_app
+
+log = logging.getLogger(__name__)
+
+
+def make_backend(settings: Settings) -> Backend:
+    if settings.triton_url:
+        from mlinfer.backends.triton.backend import TritonBackend
+
+        return TritonBackend(settings)
+    from mlinfer.backends.embedded.backend import EmbeddedBackend
+
+    return EmbeddedBackend(settings)
+
+
+@dataclass(frozen=True)
+class Endpoints:
+    http: str  # host:port
+    grpc: str | None
+
+
+class Server:
+    """All-in-one server; ``rest``/``grpc`` choose which transports run in this process."""
+
+    def __init__(self, settings: Settings, *, rest: bool = True, grpc: bool = False) -> None:
+        self.settings = settings
+        self.backend = make_backend(settings)
+        self.dataplane = DataPlane(self.backend)
+        self._rest = rest
+        self._grpc = grpc
+        self._uvicorn: uvicorn.Server | None = None
+        self._uvicorn_task: asyncio.Task[None] | None = None
+        self._grpc_server: object | None = None
+        self.endpoints = Endpoints("", None)
+
+    async def start(self) -> Endpoints:
+        await self.backend.start()
+        http = ""
+        if self._rest:
+            http = await self._start_rest()
+        grpc_endpoint = await self._start_grpc() if self._grpc else None
+        self.endpoints = Endpoints(http, grpc_endpoint)
+        return self.endpoints
+
+    async def _start_rest(self) -> str:
+        app = create_app(self.dataplane, self.settings)
+        config = uvicorn.Config(
+            app,
+            host=self.settings.host,
+            port=self.settings.http_port,
+            lifespan="off",
+            log_level=self.settings.log_level.lower(),
+            access_log=False,
+            loop="none",
+            http="auto",
+            timeout_graceful_shutdown=int(self.settings.shutdown_grace_seconds),
+        )
+        self._uvicorn = uvicorn.Server(config)
+        self._uvicorn_task = asyncio.create_task(self._uvicorn.serve(), name="rest")
+        while not self._uvicorn.started:
+            if self._uvicorn_task.done():
+                self._uvicorn_task.result()  # re-raise why the server could not start
+                raise RuntimeError("REST server exited before it started")
+            await asyncio.sleep(0.01)
+        port = self._uvicorn.servers[0].sockets[0].getsockname()[1]
+        return f"{self.settings.host}:{port}"
+
+    async def _start_grpc(self) -> str:
+        from mlinfer.grpc.server import GrpcServer
+
+        server = GrpcServer(self.dataplane, self.settings)
+        self._grpc_server = server
+        return await server.start()
+
+    async def wait(self) -> None:
+        """Until a signal asks the REST server to exit (or, gRPC only, until cancelled)."""
+        if self._uvicorn_task is not None:
+            await self._uvicorn_task
+        else:
+            await asyncio.Event().wait()
+
+    def request_stop(self) -> None:
+        if self._uvicorn is not None:
+            self._uvicorn.should_exit = True
+
+    async def stop(self) -> None:
+        if self._grpc_server is not None:
+            from mlinfer.grpc.server import GrpcServer
+
+            assert isinstance(self._grpc_server, GrpcServer)
+            await self._grpc_server.stop()
+        if self._uvicorn is not None and self._uvicorn_task is not None:
+            self._uvicorn.should_exit = True
+            await self._uvicorn_task
+        await self.backend.stop()
