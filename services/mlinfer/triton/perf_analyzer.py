@@ -140,7 +140,8 @@ def perf_analyzer_version(binary: Path | None = None, timeout_s: float = 30.0) -
     )
     if proc.returncode != 0:
         raise PerfAnalyzerError(f"{exe} --version failed ({proc.returncode}): {proc.stderr}")
-    return proc.stdout.strip()
+    text = (proc.stdout.strip() or proc.stderr.strip()).splitlines()  # 2.51 prints to stderr
+    return text[0] if text else ""
 
 
 def _format_range(value: ConcurrencyRange) -> str:

@@ -313,7 +313,7 @@ class TritonServerProcess:
         if load_models and model_control_mode != "explicit":
             raise ValueError("load_models needs model_control_mode='explicit'")
         self._repository = Path(model_repository)
-        picked = iter(free_ports(3, host))
+        picked = iter(free_ports([http_port, grpc_port, metrics_port].count(None), host))
         self._http_port = http_port if http_port is not None else next(picked)
         self._grpc_port = grpc_port if grpc_port is not None else next(picked)
         self._metrics_port = metrics_port if metrics_port is not None else next(picked)
