@@ -35,13 +35,5 @@ def repository_copy(sample_repository: Path, tmp_path: Path) -> Path:
 @pytest.fixture(scope="session")
 def server(sample_repository: Path) -> Iterator[ServerThread]:
     """One shared REST+gRPC server on the sample repository (explicit mode, all loaded)."""
-    with ServerThread(settings_for(sample_repository), rest=True, grpc=_grpc_available()) as srv:
+    with ServerThread(settings_for(sample_repository), rest=True, grpc=True) as srv:
         yield srv
-
-
-def _grpc_available() -> bool:
-    try:
-        import mlinfer.grpc.server  # noqa: F401
-    except ImportError:
-        return False
-    return True

@@ -1,0 +1,1 @@
+"""gRPC server: ``inference.GRPCInferenceService`` as Triton speaks it, on the DataPlane."""

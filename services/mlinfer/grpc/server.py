@@ -1,0 +1,68 @@
+"""The grpc.aio server: inference service, health checking, reflection, limits, draining."""
+
+from __future__ import annotations
+
+import logging
+
+import grpc
+from grpc_health.v1 import health, health_pb2, health_pb2_grpc
+from grpc_reflection.v1alpha import reflection
+from tritonclient.grpc import service_pb2 as pb
+from tritonclient.grpc import service_pb2_grpc
+
+from mlinfer.core.dataplane import DataPlane
+from mlinfer.core.settings import Settings
+from mlinfer.grpc.servicer import InferenceServicer
+
+log = logging.getLogger(__name__)
+
+SERVICE_NAME = pb.DESCRIPTOR.services_by_name["GRPCInferenceService"].full_name
+
+
+class GrpcServer:
+    def __init__(self, dataplane: DataPlane, settings: Settings) -> None:
+        self._dataplane = dataplane
+        self._settings = settings
+        self._health = health.aio.HealthServicer()
+        self._server: grpc.aio.Server | None = None
+
+    def _options(self) -> list[tuple[str, int]]:
+        s = self._settings
+        return [
+            ("grpc.max_send_message_length", s.grpc_max_message_bytes),
+            ("grpc.max_receive_message_length", s.grpc_max_message_bytes),
+            ("grpc.keepalive_time_ms", s.grpc_keepalive_time_ms),
+            ("grpc.keepalive_timeout_ms", s.grpc_keepalive_timeout_ms),
+            ("grpc.keepalive_permit_without_calls", 1),
+            ("grpc.http2.min_recv_ping_interval_without_data_ms", 5_000),
+            ("grpc.http2.max_pings_without_data", 0),
+        ]
+
+    async def start(self) -> str:
+        server = grpc.aio.server(options=self._options())
+        service_pb2_grpc.add_GRPCInferenceServiceServicer_to_server(
+            InferenceServicer(self._dataplane), server
+        )
+        health_pb2_grpc.add_HealthServicer_to_server(self._health, server)
+        reflection.enable_server_reflection(
+            (SERVICE_NAME, health.SERVICE_NAME, reflection.SERVICE_NAME), server
+        )
+        address = f"{self._settings.host}:{self._settings.grpc_port}"
+        port = server.add_insecure_port(address)
+        if port == 0:
+            raise OSError(f"gRPC server could not bind {address}")
+        await server.start()
+        self._server = server
+        status = (health_pb2.HealthCheckResponse.SERVING if await self._dataplane.ready()
+                  else health_pb2.HealthCheckResponse.NOT_SERVING)
+        for name in ("", SERVICE_NAME):
+            await self._health.set(name, status)
+        return f"{self._settings.host}:{port}"
+
+    async def stop(self) -> None:
+        """Report NOT_SERVING, then let in-flight calls finish within the grace period."""
+        if self._server is None:
+            return
+        await self._health.enter_graceful_shutdown()
+        await self._server.stop(self._settings.shutdown_grace_seconds)
+        self._server = None
