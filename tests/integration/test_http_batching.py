@@ -9,10 +9,10 @@ from pathlib import Path
 import httpx
 import numpy as np
 import tritonclient.http as httpclient
-
-from mlinfer.samples.writer import write_model
 from tests.support.servers import ServerThread, settings_for, wait_until
 from tests.support.slow_model import slow_model
+
+from mlinfer.samples.writer import write_model
 
 
 def _metric(text: str, name: str, model: str) -> float:
@@ -38,9 +38,11 @@ def test_concurrent_load_on_cnn_is_batched(server: ServerThread) -> None:
         list(pool.map(worker, range(16)))
     after = httpx.get(metrics_url).text
     count = _metric(after, "nv_inference_count", "image_cnn") - _metric(
-        before, "nv_inference_count", "image_cnn")
+        before, "nv_inference_count", "image_cnn"
+    )
     executions = _metric(after, "nv_inference_exec_count", "image_cnn") - _metric(
-        before, "nv_inference_exec_count", "image_cnn")
+        before, "nv_inference_exec_count", "image_cnn"
+    )
     assert count == 16 * 25
     assert executions < count, "16 concurrent clients should have been batched"
     stats = httpclient.InferenceServerClient(server.http).get_inference_statistics("image_cnn")
@@ -56,14 +58,21 @@ def test_high_priority_request_overtakes_queue(tmp_path: Path) -> None:
         order: list[str] = []
 
         def send(tag: str, priority: int) -> None:
-            body = {"inputs": [{"name": "INPUT0", "datatype": "FP32", "shape": [1, 4],
-                                "data": [0, 0, 0, 0]}], "parameters": {"priority": priority}}
+            body = {
+                "inputs": [
+                    {"name": "INPUT0", "datatype": "FP32", "shape": [1, 4], "data": [0, 0, 0, 0]}
+                ],
+                "parameters": {"priority": priority},
+            }
             assert httpx.post(url, json=body, timeout=120).status_code == 200
             order.append(tag)
 
         def pending() -> float:
-            return _metric(httpx.get(f"http://{srv.http}/metrics").text,
-                           "nv_inference_pending_request_count", "slow")
+            return _metric(
+                httpx.get(f"http://{srv.http}/metrics").text,
+                "nv_inference_pending_request_count",
+                "slow",
+            )
 
         with ThreadPoolExecutor(8) as pool:
             lows = [pool.submit(send, f"low{i}", 2) for i in range(6)]

@@ -108,16 +108,30 @@ def start_cli_server(repository: Path, *extra: str) -> tuple[subprocess.Popen[st
 
     port = free_port()
     proc = subprocess.Popen(
-        cli_command("serve", "--host", "127.0.0.1", "--http-port", str(port), "--grpc-port",
-                    str(free_port()), "--model-repository", str(repository), *extra),
-        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+        cli_command(
+            "serve",
+            "--host",
+            "127.0.0.1",
+            "--http-port",
+            str(port),
+            "--grpc-port",
+            str(free_port()),
+            "--model-repository",
+            str(repository),
+            *extra,
+        ),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
         env={**os.environ, "MLINFER_LOG_LEVEL": "WARNING"},
     )
     url = f"127.0.0.1:{port}"
 
     def ready() -> bool:
         if proc.poll() is not None:
-            raise AssertionError(f"mlinfer serve exited: {proc.stdout.read() if proc.stdout else ''}")
+            raise AssertionError(
+                f"mlinfer serve exited: {proc.stdout.read() if proc.stdout else ''}"
+            )
         try:
             return httpx.get(f"http://{url}/v2/health/ready", timeout=2).status_code == 200
         except httpx.HTTPError:

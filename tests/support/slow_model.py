@@ -13,14 +13,20 @@ def slow_model(name: str = "slow", iterations: int = 150_000) -> SampleModel:
     g = GraphBuilder(name)
     x = g.input("INPUT0", TensorProto.FLOAT, ["batch", 4])
     body = helper.make_graph(
-        [helper.make_node("Add", ["acc_in", "one"], ["acc_out"]),
-         helper.make_node("Identity", ["cond_in"], ["cond_out"])],
+        [
+            helper.make_node("Add", ["acc_in", "one"], ["acc_out"]),
+            helper.make_node("Identity", ["cond_in"], ["cond_out"]),
+        ],
         "body",
-        [helper.make_tensor_value_info("i", TensorProto.INT64, []),
-         helper.make_tensor_value_info("cond_in", TensorProto.BOOL, []),
-         helper.make_tensor_value_info("acc_in", TensorProto.FLOAT, ["batch", 4])],
-        [helper.make_tensor_value_info("cond_out", TensorProto.BOOL, []),
-         helper.make_tensor_value_info("acc_out", TensorProto.FLOAT, ["batch", 4])],
+        [
+            helper.make_tensor_value_info("i", TensorProto.INT64, []),
+            helper.make_tensor_value_info("cond_in", TensorProto.BOOL, []),
+            helper.make_tensor_value_info("acc_in", TensorProto.FLOAT, ["batch", 4]),
+        ],
+        [
+            helper.make_tensor_value_info("cond_out", TensorProto.BOOL, []),
+            helper.make_tensor_value_info("acc_out", TensorProto.FLOAT, ["batch", 4]),
+        ],
         [helper.make_tensor("one", TensorProto.FLOAT, [], [0.0])],
     )
     trips = g.const(np.array(iterations, np.int64), "trips")

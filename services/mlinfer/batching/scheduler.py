@@ -62,7 +62,9 @@ class Scheduler:
         self._run_batch = run_batch
         self._on_dispatch = on_dispatch  # (request, ns it waited in the queue)
         self._instances = max(instances, 1)
-        self._pool = ThreadPoolExecutor(self._instances, thread_name_prefix=f"mlinfer-{model_label}")
+        self._pool = ThreadPoolExecutor(
+            self._instances, thread_name_prefix=f"mlinfer-{model_label}"
+        )
         self._arrival = asyncio.Event()
         self._workers: list[asyncio.Task[None]] = []
         self._accepting = False
@@ -87,7 +89,9 @@ class Scheduler:
         """Run ``fn`` on the event loop; safe from worker threads."""
         self._loop.call_soon_threadsafe(fn, *args)
 
-    def submit(self, request: InferRequest, batch_size: int, shape_key: ShapeKey) -> asyncio.Future[Any]:
+    def submit(
+        self, request: InferRequest, batch_size: int, shape_key: ShapeKey
+    ) -> asyncio.Future[Any]:
         if not self._accepting:
             raise ModelNotReadyError(f"Model '{self._label}' is not ready: it is unloading")
         loop = asyncio.get_running_loop()

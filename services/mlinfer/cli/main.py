@@ -40,8 +40,11 @@ def _parser() -> argparse.ArgumentParser:
 
     models = sub.add_parser("models", help="list, load, unload, generate models")
     msub = models.add_subparsers(title="models commands")
-    for name, helptext in (("list", "repository index of a running server"),
-                           ("load", "load or reload a model"), ("unload", "unload a model")):
+    for name, helptext in (
+        ("list", "repository index of a running server"),
+        ("load", "load or reload a model"),
+        ("unload", "unload a model"),
+    ):
         cmd = msub.add_parser(name, help=helptext)
         if name != "list":
             cmd.add_argument("model")
@@ -60,16 +63,29 @@ def _server_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--grpc-port", type=int, help="gRPC port, 0 = any free (MLINFER_GRPC_PORT)")
     p.add_argument("--model-repository", type=Path, help="MLINFER_MODEL_REPOSITORY")
     p.add_argument("--model-control-mode", choices=["none", "explicit", "poll"])
-    p.add_argument("--load-model", action="append", dest="startup_models",
-                   help="explicit mode: model to load at start (repeat; '*' = all)")
+    p.add_argument(
+        "--load-model",
+        action="append",
+        dest="startup_models",
+        help="explicit mode: model to load at start (repeat; '*' = all)",
+    )
     p.add_argument("--repository-poll-seconds", type=float)
     p.add_argument("--triton", dest="triton_url", help="front a Triton at HOST:PORT (gRPC)")
     p.add_argument("--log-level", help="DEBUG, INFO, WARNING, ...")
 
 
 def settings_from_args(args: argparse.Namespace) -> Settings:
-    fields = ("host", "http_port", "grpc_port", "model_repository", "model_control_mode",
-              "startup_models", "repository_poll_seconds", "triton_url", "log_level")
+    fields = (
+        "host",
+        "http_port",
+        "grpc_port",
+        "model_repository",
+        "model_control_mode",
+        "startup_models",
+        "repository_poll_seconds",
+        "triton_url",
+        "log_level",
+    )
     overrides: dict[str, Any] = {
         f: getattr(args, f) for f in fields if getattr(args, f, None) is not None
     }
@@ -78,8 +94,9 @@ def settings_from_args(args: argparse.Namespace) -> Settings:
 
 def _run_serve(args: argparse.Namespace) -> int:
     settings = settings_from_args(args)
-    logging.basicConfig(level=settings.log_level.upper(),
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(
+        level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
     try:
         import uvloop
 
@@ -97,8 +114,10 @@ async def _serve(settings: Settings, *, rest: bool, grpc: bool) -> int:
     index = await server.dataplane.repository_index(ready_only=True)
     lines = [f"mlinfer ready ({server.backend.name} engine, {len(index)} model versions ready)"]
     if endpoints.http:
-        lines += [f"  REST     http://{endpoints.http}/v2   docs: http://{endpoints.http}/docs",
-                  f"  metrics  http://{endpoints.http}/metrics"]
+        lines += [
+            f"  REST     http://{endpoints.http}/v2   docs: http://{endpoints.http}/docs",
+            f"  metrics  http://{endpoints.http}/metrics",
+        ]
     if endpoints.grpc:
         lines.append(f"  gRPC     {endpoints.grpc}")
     print("\n".join(lines), flush=True)
@@ -127,8 +146,10 @@ def _run_models(args: argparse.Namespace) -> int:
         rows = response.json()
         print(f"{'MODEL':<24} {'VERSION':<8} {'STATE':<12} REASON")
         for row in rows:
-            print(f"{row['name']:<24} {row.get('version', ''):<8} "
-                  f"{row.get('state', '-'):<12} {row.get('reason', '')}")
+            print(
+                f"{row['name']:<24} {row.get('version', ''):<8} "
+                f"{row.get('state', '-'):<12} {row.get('reason', '')}"
+            )
     else:
         print(f"{args.model}: {args.action}ed")
     return 0
@@ -138,8 +159,11 @@ def _run_generate(args: argparse.Namespace) -> int:
     from mlinfer.samples.models import SAMPLE_BUILDERS
     from mlinfer.samples.writer import write_repository
 
-    builders = [b for b in SAMPLE_BUILDERS
-                if not args.only or b().name in args.only] if args.only else list(SAMPLE_BUILDERS)
+    builders = (
+        [b for b in SAMPLE_BUILDERS if not args.only or b().name in args.only]
+        if args.only
+        else list(SAMPLE_BUILDERS)
+    )
     paths = write_repository(args.output, builders, progress=lambda m: print(m, flush=True))
     print(f"{len(paths)} models written to {args.output}")
     return 0

@@ -12,9 +12,7 @@ from mlinfer.core.types import Tensor
 
 def classify(tensor: Tensor, k: int, labels: Sequence[str], batched: bool) -> Tensor:
     if tensor.datatype == "BYTES":
-        raise InvalidInputError(
-            f"classification is not supported for BYTES output '{tensor.name}'"
-        )
+        raise InvalidInputError(f"classification is not supported for BYTES output '{tensor.name}'")
     rows = tensor.data.reshape(tensor.shape[0], -1) if batched else tensor.data.reshape(1, -1)
     k = min(k, rows.shape[1])
     out = np.empty((rows.shape[0], k), dtype=np.object_)

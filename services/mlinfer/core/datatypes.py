@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
+from numpy.typing import NDArray
 from tritonclient.grpc import model_config_pb2 as mc
 
 from mlinfer.core.errors import InvalidInputError
@@ -67,12 +69,7 @@ def from_numpy(dtype: np.dtype[np.generic]) -> DataType:
         raise InvalidInputError(f"numpy dtype {dtype} has no protocol datatype") from None
 
 
-def config_type_name(config_type: int) -> str:
-    """``TYPE_FP32`` style name, as config.pbtxt spells it."""
-    return str(mc.DataType.Name(config_type))  # type: ignore[arg-type]
-
-
-def serialize_bytes_tensor(array: np.ndarray) -> bytes:
+def serialize_bytes_tensor(array: NDArray[Any]) -> bytes:
     """BYTES elements as the binary extension frames them: 4-byte LE length, then the bytes."""
     parts: list[bytes] = []
     for item in array.reshape(-1):
@@ -82,7 +79,7 @@ def serialize_bytes_tensor(array: np.ndarray) -> bytes:
     return b"".join(parts)
 
 
-def deserialize_bytes_tensor(raw: bytes | memoryview, name: str) -> np.ndarray:
+def deserialize_bytes_tensor(raw: bytes | memoryview, name: str) -> NDArray[Any]:
     """Inverse of :func:`serialize_bytes_tensor`; a truncated frame is a client error."""
     view = memoryview(raw)
     items: list[bytes] = []

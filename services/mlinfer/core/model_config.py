@@ -122,8 +122,7 @@ def read_config(model_dir: Path) -> mc.ModelConfig:
         config.name = model_dir.name
     elif config.name != model_dir.name:
         raise ModelLoadError(
-            f"model name '{config.name}' in {path} does not match its directory "
-            f"'{model_dir.name}'"
+            f"model name '{config.name}' in {path} does not match its directory '{model_dir.name}'"
         )
     return config
 
@@ -139,7 +138,7 @@ def unsupported_fields(message: Message, prefix: str = "") -> list[str]:
         if descriptor.message_type is None:
             continue
         children: list[Any]
-        if descriptor.label == descriptor.LABEL_REPEATED:
+        if _is_repeated(descriptor):
             is_map = descriptor.message_type.GetOptions().map_entry
             children = [v for v in value.values()] if is_map else list(value)
             if is_map:
@@ -180,9 +179,10 @@ def check_supported(config: mc.ModelConfig) -> None:
         )
 
 
-_WITH_DEFAULTS: dict[str, bool] = (
+_WITH_DEFAULTS: dict[str, Any] = (
     {"always_print_fields_with_no_presence": True}
-    if "always_print_fields_with_no_presence" in inspect.signature(json_format.MessageToDict).parameters
+    if "always_print_fields_with_no_presence"
+    in inspect.signature(json_format.MessageToDict).parameters
     else {"including_default_value_fields": True}
 )
 
@@ -206,8 +206,8 @@ def _ints_from_strings(message: Message, data: dict[str, Any]) -> dict[str, Any]
         if key not in data:
             continue
         if descriptor.type in int64_types:
-            data[key] = [int(v) for v in data[key]] if isinstance(data[key], list) else int(
-                data[key]
+            data[key] = (
+                [int(v) for v in data[key]] if isinstance(data[key], list) else int(data[key])
             )
         elif descriptor.message_type is not None:
             if descriptor.message_type.GetOptions().map_entry:
@@ -215,12 +215,16 @@ def _ints_from_strings(message: Message, data: dict[str, Any]) -> dict[str, Any]
                 if value_field.message_type is not None:
                     for k, v in value.items():
                         _ints_from_strings(v, data[key][str(k)])
-            elif descriptor.label == descriptor.LABEL_REPEATED:
+            elif _is_repeated(descriptor):
                 for child, child_data in zip(value, data[key], strict=False):
                     _ints_from_strings(child, child_data)
             else:
                 _ints_from_strings(value, data[key])
     return data
+
+
+def _is_repeated(descriptor: Any) -> bool:
+    return bool(descriptor.label == descriptor.LABEL_REPEATED)
 
 
 def parameter(config: mc.ModelConfig, key: str, default: str = "") -> str:

@@ -43,12 +43,8 @@ class Settings(BaseSettings):
     grpc_max_message_bytes: int = Field(
         64 * 1024 * 1024, description="Largest gRPC message, both directions."
     )
-    grpc_keepalive_time_ms: int = Field(
-        20_000, description="gRPC server keepalive ping interval."
-    )
-    grpc_keepalive_timeout_ms: int = Field(
-        10_000, description="gRPC keepalive ping ack timeout."
-    )
+    grpc_keepalive_time_ms: int = Field(20_000, description="gRPC server keepalive ping interval.")
+    grpc_keepalive_timeout_ms: int = Field(10_000, description="gRPC keepalive ping ack timeout.")
     shutdown_grace_seconds: float = Field(
         10.0, description="How long shutdown waits for in-flight requests to drain."
     )

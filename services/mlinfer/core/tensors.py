@@ -7,6 +7,7 @@ from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
+from numpy.typing import NDArray
 
 from mlinfer.core import datatypes
 from mlinfer.core.errors import InvalidInputError
@@ -58,7 +59,7 @@ def tensor_from_list(name: str, datatype: str, shape: Sequence[int], values: Any
     try:
         if dtype.name == "BYTES":
             flat = _flatten(values)
-            array = np.empty(len(flat), dtype=np.object_)
+            array: NDArray[Any] = np.empty(len(flat), dtype=np.object_)
             array[:] = [v.encode() if isinstance(v, str) else bytes(v) for v in flat]
         else:
             array = np.asarray(values, dtype=dtype.numpy).reshape(-1)
@@ -88,7 +89,7 @@ def tensor_to_bytes(tensor: Tensor) -> bytes | memoryview:
     if tensor.datatype == "BYTES":
         return datatypes.serialize_bytes_tensor(tensor.data)
     data = np.ascontiguousarray(tensor.data)
-    return memoryview(data).cast("B")
+    return memoryview(data.data).cast("B")
 
 
 def tensor_to_list(tensor: Tensor) -> list[Any]:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-import numpy as np
+from numpy.typing import NDArray
 
 Parameters = dict[str, Any]
 
@@ -17,7 +17,7 @@ class Tensor:
     name: str
     datatype: str
     shape: tuple[int, ...]
-    data: np.ndarray
+    data: NDArray[Any]
     parameters: Parameters = field(default_factory=dict)
 
 

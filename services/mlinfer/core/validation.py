@@ -30,10 +30,12 @@ def validate_request(spec: ModelSpec, request: InferRequest) -> int:
                     "dimension: the model has max_batch_size > 0"
                 )
             this_batch, dims = dims[0], dims[1:]
-            if this_batch < 1 or this_batch > spec.max_batch_size:
+            if this_batch > spec.max_batch_size:
                 raise InvalidInputError(
-                    f"inference request batch-size must be <= {spec.max_batch_size} for "
-                    f"'{model}'" if this_batch > spec.max_batch_size else
+                    f"inference request batch-size must be <= {spec.max_batch_size} for '{model}'"
+                )
+            if this_batch < 1:
+                raise InvalidInputError(
                     f"inference request batch-size must be >= 1 for '{model}', got {this_batch}"
                 )
             if batch_size and this_batch != batch_size:
@@ -80,13 +82,13 @@ def _check_outputs(spec: ModelSpec, request: InferRequest) -> None:
                 f"unexpected inference output '{output.name}' for model '{spec.name}'"
             )
         if output.class_count < 0:
-            raise InvalidInputError(
-                f"classification count for output '{output.name}' must be >= 0"
-            )
+            raise InvalidInputError(f"classification count for output '{output.name}' must be >= 0")
 
 
 def _dims_match(expected: Sequence[int], got: Sequence[int]) -> bool:
-    return len(expected) == len(got) and all(e == -1 or e == g for e, g in zip(expected, got))
+    if len(expected) != len(got):
+        return False
+    return all(e == -1 or e == g for e, g in zip(expected, got, strict=True))
 
 
 def _fmt(shape: Sequence[int]) -> str:

@@ -51,8 +51,10 @@ def render(snapshots: Sequence[ModelMetricsSnapshot]) -> str:
         lines.append(f"# TYPE {name} counter")
         for snap in snapshots:
             lines.append(f"{name}{_labels(snap.stats)} {_number(get(snap.stats))}")
-    lines.append("# HELP nv_inference_pending_request_count Instantaneous number of pending "
-                 "requests awaiting execution per-model.")
+    lines.append(
+        "# HELP nv_inference_pending_request_count Instantaneous number of pending "
+        "requests awaiting execution per-model."
+    )
     lines.append("# TYPE nv_inference_pending_request_count gauge")
     for snap in snapshots:
         lines.append(f"nv_inference_pending_request_count{_labels(snap.stats)} {snap.pending}")

@@ -7,7 +7,12 @@ from typing import Any
 import orjson
 
 from mlinfer.core.errors import InvalidInputError
-from mlinfer.core.tensors import tensor_from_bytes, tensor_from_list, tensor_to_bytes, tensor_to_list
+from mlinfer.core.tensors import (
+    tensor_from_bytes,
+    tensor_from_list,
+    tensor_to_bytes,
+    tensor_to_list,
+)
 from mlinfer.core.types import InferRequest, InferResponse, RequestedOutput, Tensor
 
 HEADER_LENGTH = "Inference-Header-Content-Length"

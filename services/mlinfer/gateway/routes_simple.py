@@ -40,19 +40,28 @@ def build_router(dataplane: DataPlane, registry: CollectorRegistry) -> APIRouter
     async def health() -> Response:
         live, ready = await dataplane.live(), await dataplane.ready()
         rows = await dataplane.repository_index()
-        models = {f"{r.name}:{r.version}" if r.version else r.name: r.state or "UNLOADED"
-                  for r in rows}
+        models = {
+            f"{r.name}:{r.version}" if r.version else r.name: r.state or "UNLOADED" for r in rows
+        }
         status = "ok" if live and ready else "unavailable"
-        body = {"status": status, "live": live, "ready": ready,
-                "backend": dataplane.backend.name, "models": models}
+        body = {
+            "status": status,
+            "live": live,
+            "ready": ready,
+            "backend": dataplane.backend.name,
+            "models": models,
+        }
         return json_response(body, 200 if ready else 503)
 
     @router.get("/models", summary="Models with their versions, state and signature")
     async def models() -> Response:
         out = []
         for row in await dataplane.repository_index():
-            item: dict[str, Any] = {"name": row.name, "version": row.version,
-                                    "state": row.state or "UNLOADED"}
+            item: dict[str, Any] = {
+                "name": row.name,
+                "version": row.version,
+                "state": row.state or "UNLOADED",
+            }
             if row.reason:
                 item["reason"] = row.reason
             if row.state == "READY":
@@ -70,32 +79,49 @@ def build_router(dataplane: DataPlane, registry: CollectorRegistry) -> APIRouter
                 raise InvalidInputError(
                     f"unexpected inference input '{name}' for model '{spec.name}'"
                 )
-            shape = np.shape(value) if tspec.datatype != "BYTES" else np.shape(
-                np.asarray(value, dtype=object))
+            shape = (
+                np.shape(value)
+                if tspec.datatype != "BYTES"
+                else np.shape(np.asarray(value, dtype=object))
+            )
             tensors.append(tensor_from_list(name, tspec.datatype, shape, value))
         outputs = None
         if body.outputs is not None or body.top_k:
             names = body.outputs or [o.name for o in spec.outputs]
             outputs = [RequestedOutput(n, False, body.top_k) for n in names]
         start = time.perf_counter()
-        response = await dataplane.infer(InferRequest(
-            model_name=body.model_name, model_version=body.model_version, inputs=tensors,
-            outputs=outputs, priority=body.priority, timeout_us=body.timeout_us))
+        response = await dataplane.infer(
+            InferRequest(
+                model_name=body.model_name,
+                model_version=body.model_version,
+                inputs=tensors,
+                outputs=outputs,
+                priority=body.priority,
+                timeout_us=body.timeout_us,
+            )
+        )
         latency_ms = (time.perf_counter() - start) * 1000
-        return json_response({
-            "model_name": response.model_name,
-            "model_version": response.model_version,
-            "outputs": {
-                t.name: {"datatype": t.datatype, "shape": list(t.shape), "data": tensor_to_list(t)}
-                for t in response.outputs
-            },
-            "latency_ms": round(latency_ms, 3),
-        })
+        return json_response(
+            {
+                "model_name": response.model_name,
+                "model_version": response.model_version,
+                "outputs": {
+                    t.name: {
+                        "datatype": t.datatype,
+                        "shape": list(t.shape),
+                        "data": tensor_to_list(t),
+                    }
+                    for t in response.outputs
+                },
+                "latency_ms": round(latency_ms, 3),
+            }
+        )
 
     @router.get("/metrics", summary="Prometheus metrics (Triton's nv_* names)")
     async def metrics() -> Response:
         text = triton_metrics.render(await dataplane.metrics_snapshot())
-        return Response(text.encode() + generate_latest(registry),
-                        media_type=PROMETHEUS_CONTENT_TYPE)
+        return Response(
+            text.encode() + generate_latest(registry), media_type=PROMETHEUS_CONTENT_TYPE
+        )
 
     return router

@@ -11,7 +11,12 @@ from mlinfer.core.errors import InvalidInputError
 from mlinfer.core.model_config import config_to_json
 from mlinfer.core.settings import Settings
 from mlinfer.gateway.body import read_body
-from mlinfer.gateway.codec import HEADER_LENGTH, decode_infer_request, encode_infer_response, parse_json
+from mlinfer.gateway.codec import (
+    HEADER_LENGTH,
+    decode_infer_request,
+    encode_infer_response,
+    parse_json,
+)
 from mlinfer.gateway.responses import json_response
 
 

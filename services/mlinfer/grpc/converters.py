@@ -6,6 +6,7 @@ from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
+from numpy.typing import NDArray
 from google.protobuf import json_format
 from tritonclient.grpc import service_pb2 as pb
 
@@ -64,9 +65,7 @@ def request_from_proto(message: pb.ModelInferRequest) -> InferRequest:
             params = parameters_to_dict(out.parameters)
             count = params.get("classification", 0)
             if not isinstance(count, int) or isinstance(count, bool):
-                raise InvalidInputError(
-                    f"output '{out.name}': classification must be an integer"
-                )
+                raise InvalidInputError(f"output '{out.name}': classification must be an integer")
             outputs.append(RequestedOutput(out.name, True, count))
     parameters = parameters_to_dict(message.parameters)
     return InferRequest(
@@ -100,8 +99,7 @@ def _input_from_proto(tensor: pb.ModelInferRequest.InferInputTensor, raw: bytes 
     if field is None:
         datatypes.from_name(datatype)  # unknown names are reported as such
         raise InvalidInputError(
-            f"input '{name}': {datatype} has no typed contents field; send it in "
-            "raw_input_contents"
+            f"input '{name}': {datatype} has no typed contents field; send it in raw_input_contents"
         )
     return tensor_from_list(name, datatype, shape, list(getattr(tensor.contents, field)))
 
@@ -129,9 +127,7 @@ def metadata_to_proto(meta: dict[str, Any]) -> pb.ModelMetadataResponse:
 
 
 def statistics_to_proto(stats: dict[str, Any]) -> pb.ModelStatisticsResponse:
-    return json_format.ParseDict(
-        stats, pb.ModelStatisticsResponse(), ignore_unknown_fields=True
-    )
+    return json_format.ParseDict(stats, pb.ModelStatisticsResponse(), ignore_unknown_fields=True)
 
 
 def index_to_proto(rows: list[ModelIndexEntry]) -> pb.RepositoryIndexResponse:
@@ -145,7 +141,7 @@ def index_to_proto(rows: list[ModelIndexEntry]) -> pb.RepositoryIndexResponse:
     )
 
 
-def output_array(message: pb.ModelInferResponse, index: int) -> np.ndarray:
+def output_array(message: pb.ModelInferResponse, index: int) -> NDArray[Any]:
     """Decode one raw output (used by the Triton backend and tests)."""
     out = message.outputs[index]
     return tensor_from_bytes(

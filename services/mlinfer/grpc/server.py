@@ -53,8 +53,11 @@ class GrpcServer:
             raise OSError(f"gRPC server could not bind {address}")
         await server.start()
         self._server = server
-        status = (health_pb2.HealthCheckResponse.SERVING if await self._dataplane.ready()
-                  else health_pb2.HealthCheckResponse.NOT_SERVING)
+        status = (
+            health_pb2.HealthCheckResponse.SERVING
+            if await self._dataplane.ready()
+            else health_pb2.HealthCheckResponse.NOT_SERVING
+        )
         for name in ("", SERVICE_NAME):
             await self._health.set(name, status)
         return f"{self._settings.host}:{port}"

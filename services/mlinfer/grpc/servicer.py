@@ -41,7 +41,9 @@ class InferenceServicer(service_pb2_grpc.GRPCInferenceServiceServicer):  # type:
         self._dp = dataplane
 
     @_mapped_errors
-    async def ServerLive(self, request: pb.ServerLiveRequest, context: Any) -> pb.ServerLiveResponse:
+    async def ServerLive(
+        self, request: pb.ServerLiveRequest, context: Any
+    ) -> pb.ServerLiveResponse:
         return pb.ServerLiveResponse(live=await self._dp.live())
 
     @_mapped_errors
@@ -51,8 +53,12 @@ class InferenceServicer(service_pb2_grpc.GRPCInferenceServiceServicer):  # type:
         return pb.ServerReadyResponse(ready=await self._dp.ready())
 
     @_mapped_errors
-    async def ModelReady(self, request: pb.ModelReadyRequest, context: Any) -> pb.ModelReadyResponse:
-        return pb.ModelReadyResponse(ready=await self._dp.model_ready(request.name, request.version))
+    async def ModelReady(
+        self, request: pb.ModelReadyRequest, context: Any
+    ) -> pb.ModelReadyResponse:
+        return pb.ModelReadyResponse(
+            ready=await self._dp.model_ready(request.name, request.version)
+        )
 
     @_mapped_errors
     async def ServerMetadata(
@@ -83,7 +89,9 @@ class InferenceServicer(service_pb2_grpc.GRPCInferenceServiceServicer):  # type:
         return converters.statistics_to_proto(stats)
 
     @_mapped_errors
-    async def ModelInfer(self, request: pb.ModelInferRequest, context: Any) -> pb.ModelInferResponse:
+    async def ModelInfer(
+        self, request: pb.ModelInferRequest, context: Any
+    ) -> pb.ModelInferResponse:
         infer_request = converters.request_from_proto(request)
         infer_request.trace_headers = _trace_headers(context)
         return converters.response_to_proto(await self._dp.infer(infer_request))
@@ -108,8 +116,10 @@ class InferenceServicer(service_pb2_grpc.GRPCInferenceServiceServicer):  # type:
                 reply = pb.ModelStreamInferResponse(
                     error_message=exc.message,
                     infer_response=pb.ModelInferResponse(
-                        model_name=message.model_name, model_version=message.model_version,
-                        id=message.id),
+                        model_name=message.model_name,
+                        model_version=message.model_version,
+                        id=message.id,
+                    ),
                 )
             async with write_lock:
                 await context.write(reply)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
+from numpy.typing import NDArray
 import onnx
 from onnx import TensorProto, helper, numpy_helper
 
@@ -28,7 +29,7 @@ class GraphBuilder:
     def output(self, name: str, elem_type: int, shape: list[Any]) -> None:
         self.outputs.append(helper.make_tensor_value_info(name, elem_type, shape))
 
-    def const(self, array: np.ndarray, hint: str = "w") -> str:
+    def const(self, array: NDArray[Any], hint: str = "w") -> str:
         name = self._fresh(hint)
         self.initializers.append(numpy_helper.from_array(array, name))
         return name

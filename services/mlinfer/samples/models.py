@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
+from numpy.typing import NDArray
 import onnx
 from onnx import TensorProto
 
@@ -30,10 +32,21 @@ def digits_classifier() -> SampleModel:
     g = GraphBuilder("digits", seed=0)
     x = g.input("pixels", FLOAT, ["batch", 64])
     (w1, w2), (b1, b2) = clf.coefs_, clf.intercepts_
-    h = g.op("Relu", [g.op("Add", [g.op("MatMul", [x, g.const(w1.astype(np.float32))]),
-                                   g.const(b1.astype(np.float32))])])
-    logits = g.op("Add", [g.op("MatMul", [h, g.const(w2.astype(np.float32))]),
-                          g.const(b2.astype(np.float32))])
+    h = g.op(
+        "Relu",
+        [
+            g.op(
+                "Add",
+                [
+                    g.op("MatMul", [x, g.const(w1.astype(np.float32))]),
+                    g.const(b1.astype(np.float32)),
+                ],
+            )
+        ],
+    )
+    logits = g.op(
+        "Add", [g.op("MatMul", [h, g.const(w2.astype(np.float32))]), g.const(b2.astype(np.float32))]
+    )
     g.op("Softmax", [logits], "probabilities", axis=1)
     g.output("probabilities", FLOAT, ["batch", 10])
     del load_digits
@@ -45,12 +58,15 @@ input [ { name: "pixels" data_type: TYPE_FP32 dims: [ 64 ] } ]
 output [ { name: "probabilities" data_type: TYPE_FP32 dims: [ 10 ] label_filename: "labels.txt" } ]
 dynamic_batching { max_queue_delay_microseconds: 500 }
 instance_group [ { count: 1 kind: KIND_CPU } ]
-parameters { key: "description" value { string_value: "MLP trained on scikit-learn digits (8x8 pixels, values 0..16 scaled to 0..1)" } }
+parameters {
+  key: "description"
+  value { string_value: "MLP trained on scikit-learn digits (8x8 pixels, 0..16 scaled to 0..1)" }
+}
 """
     return SampleModel("digits", g.model(), config, {"labels.txt": labels})
 
 
-def digits_split() -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+def digits_split() -> tuple[NDArray[Any], NDArray[Any], NDArray[Any], NDArray[Any]]:
     """Deterministic train/test split of the digits data set, pixels scaled to 0..1."""
     from sklearn.datasets import load_digits
     from sklearn.model_selection import train_test_split
@@ -69,8 +85,11 @@ def image_cnn() -> SampleModel:
     x = g.input("image", FLOAT, ["batch", 3, 32, 32])
     c = x
     for cin, cout in ((3, 16), (16, 32)):
-        c = g.op("Conv", [c, g.weight((cout, cin, 3, 3), cin * 9), g.const(
-            np.zeros(cout, np.float32))], pads=[1, 1, 1, 1])
+        c = g.op(
+            "Conv",
+            [c, g.weight((cout, cin, 3, 3), cin * 9), g.const(np.zeros(cout, np.float32))],
+            pads=[1, 1, 1, 1],
+        )
         c = g.op("MaxPool", [g.op("Relu", [c])], kernel_shape=[2, 2], strides=[2, 2])
     pooled = g.op("Flatten", [g.op("GlobalAveragePool", [c])])
     logits = g.op("Gemm", [pooled, g.weight((32, 10), 32), g.const(np.zeros(10, np.float32))])
@@ -89,7 +108,16 @@ dynamic_batching {
   default_priority_level: 2
 }
 instance_group [ { count: 2 kind: KIND_CPU } ]
-model_warmup [ { name: "zeros" batch_size: 1 inputs { key: "image" value { data_type: TYPE_FP32 dims: [ 3, 32, 32 ] zero_data: true } } } ]
+model_warmup [
+  {
+    name: "zeros"
+    batch_size: 1
+    inputs {
+      key: "image"
+      value { data_type: TYPE_FP32 dims: [ 3, 32, 32 ] zero_data: true }
+    }
+  }
+]
 parameters { key: "intra_op_thread_count" value { string_value: "1" } }
 """
     return SampleModel("image_cnn", g.model(), config, {"labels.txt": labels})
@@ -102,33 +130,57 @@ def text_encoder(vocab: int = 1000, width: int = 32, max_len: int = 64) -> Sampl
     mask = g.input("attention_mask", INT64, ["batch", "sequence"])
     emb = g.op("Gather", [g.weight((vocab, width), width, "tok_emb"), ids])
     seq_len = g.op("Gather", [g.op("Shape", [ids]), g.const(np.array(1, np.int64))])
-    positions = g.op("Range", [g.const(np.array(0, np.int64)), seq_len,
-                               g.const(np.array(1, np.int64))])
-    h = g.op("Add", [emb, g.op("Gather", [g.weight((max_len, width), width, "pos_emb"),
-                                          positions])])
+    positions = g.op(
+        "Range", [g.const(np.array(0, np.int64)), seq_len, g.const(np.array(1, np.int64))]
+    )
+    h = g.op(
+        "Add", [emb, g.op("Gather", [g.weight((max_len, width), width, "pos_emb"), positions])]
+    )
     maskf = g.op("Cast", [mask], to=TensorProto.FLOAT)
     # Additive attention mask: 0 where attended, -1e4 on padding: [B,1,S].
-    bias = g.op("Mul", [g.op("Sub", [g.const(np.array(1.0, np.float32)), maskf]),
-                        g.const(np.array(-1e4, np.float32))])
+    bias = g.op(
+        "Mul",
+        [
+            g.op("Sub", [g.const(np.array(1.0, np.float32)), maskf]),
+            g.const(np.array(-1e4, np.float32)),
+        ],
+    )
     bias = g.op("Unsqueeze", [bias, g.const(np.array([1], np.int64))])
     q, k, v = (g.op("MatMul", [h, g.weight((width, width), width, n)]) for n in "qkv")
-    scores = g.op("Div", [g.op("MatMul", [q, g.op("Transpose", [k], perm=[0, 2, 1])]),
-                          g.const(np.array(np.sqrt(width), np.float32))])
+    scores = g.op(
+        "Div",
+        [
+            g.op("MatMul", [q, g.op("Transpose", [k], perm=[0, 2, 1])]),
+            g.const(np.array(np.sqrt(width), np.float32)),
+        ],
+    )
     attn = g.op("Softmax", [g.op("Add", [scores, bias])], axis=-1)
     ctx = g.op("MatMul", [g.op("MatMul", [attn, v]), g.weight((width, width), width, "o")])
     h = _layer_norm(g, g.op("Add", [h, ctx]), width)
-    ffn = g.op("MatMul", [g.op("Relu", [g.op("MatMul", [h, g.weight((width, 4 * width), width)])]),
-                          g.weight((4 * width, width), 4 * width)])
+    ffn = g.op(
+        "MatMul",
+        [
+            g.op("Relu", [g.op("MatMul", [h, g.weight((width, 4 * width), width)])]),
+            g.weight((4 * width, width), 4 * width),
+        ],
+    )
     h = _layer_norm(g, g.op("Add", [h, ffn]), width)
     # Masked mean pooling -> sentence embedding [B, width].
     m3 = g.op("Unsqueeze", [maskf, g.const(np.array([2], np.int64))])
-    summed = g.op("ReduceSum", [g.op("Mul", [h, m3]), g.const(np.array([1], np.int64))],
-                  keepdims=0)
-    count = g.op("Max", [g.op("ReduceSum", [m3, g.const(np.array([1], np.int64))], keepdims=0),
-                         g.const(np.array(1.0, np.float32))])
+    summed = g.op("ReduceSum", [g.op("Mul", [h, m3]), g.const(np.array([1], np.int64))], keepdims=0)
+    count = g.op(
+        "Max",
+        [
+            g.op("ReduceSum", [m3, g.const(np.array([1], np.int64))], keepdims=0),
+            g.const(np.array(1.0, np.float32)),
+        ],
+    )
     g.op("Div", [summed, count], "embedding")
-    g.op("Gemm", ["embedding", g.weight((width, 2), width), g.const(np.zeros(2, np.float32))],
-         "logits")
+    g.op(
+        "Gemm",
+        ["embedding", g.weight((width, 2), width), g.const(np.zeros(2, np.float32))],
+        "logits",
+    )
     g.output("embedding", FLOAT, ["batch", width])
     g.output("logits", FLOAT, ["batch", 2])
     config = f"""name: "text_encoder"
@@ -151,8 +203,11 @@ parameters {{ key: "vocabulary_size" value {{ string_value: "{vocab}" }} }}
 
 
 def _layer_norm(g: GraphBuilder, x: str, width: int) -> str:
-    return g.op("LayerNormalization", [x, g.const(np.ones(width, np.float32)),
-                                       g.const(np.zeros(width, np.float32))], axis=-1)
+    return g.op(
+        "LayerNormalization",
+        [x, g.const(np.ones(width, np.float32)), g.const(np.zeros(width, np.float32))],
+        axis=-1,
+    )
 
 
 def simple_add_sub() -> SampleModel:

@@ -34,8 +34,13 @@ class GatedRunner:
 
 def _request(rid: str, priority: int = 0, timeout_us: int = 0, width: int = 4) -> InferRequest:
     data = np.zeros((1, width), np.float32)
-    return InferRequest("m", [Tensor("x", "FP32", data.shape, data)], id=rid, priority=priority,
-                        timeout_us=timeout_us)
+    return InferRequest(
+        "m",
+        [Tensor("x", "FP32", data.shape, data)],
+        id=rid,
+        priority=priority,
+        timeout_us=timeout_us,
+    )
 
 
 def _key(width: int = 4) -> Any:
@@ -46,8 +51,12 @@ async def _wait_started(runner: GatedRunner) -> None:
     await asyncio.to_thread(runner.started.acquire)
 
 
-def _scheduler(runner: GatedRunner, policy: BatchingPolicy, queue: PriorityQueue | None = None,
-               instances: int = 1) -> Scheduler:
+def _scheduler(
+    runner: GatedRunner,
+    policy: BatchingPolicy,
+    queue: PriorityQueue | None = None,
+    instances: int = 1,
+) -> Scheduler:
     s = Scheduler("m:1", policy, queue if queue is not None else PriorityQueue(), instances, runner)
     s.start()
     return s
@@ -124,8 +133,9 @@ async def test_max_queue_size_rejects_as_unavailable() -> None:
 async def test_queue_timeout_reject_and_override() -> None:
     runner = GatedRunner()
     policy = QueuePolicy(default_timeout_us=60_000_000, allow_timeout_override=True)
-    s = _scheduler(runner, BatchingPolicy(max_batch_size=1, dynamic=True),
-                   PriorityQueue(default_policy=policy))
+    s = _scheduler(
+        runner, BatchingPolicy(max_batch_size=1, dynamic=True), PriorityQueue(default_policy=policy)
+    )
     blocker = s.submit(_request("busy"), 1, _key())
     await _wait_started(runner)
     short = s.submit(_request("short", timeout_us=1000), 1, _key())  # overrides 60 s
@@ -146,13 +156,14 @@ async def test_timeout_override_ignored_when_not_allowed() -> None:
 async def test_timeout_delay_moves_request_behind_others() -> None:
     runner = GatedRunner()
     policy = QueuePolicy(allow_timeout_override=True, delay_on_timeout=True)
-    s = _scheduler(runner, BatchingPolicy(max_batch_size=1, dynamic=True),
-                   PriorityQueue(default_policy=policy))
+    s = _scheduler(
+        runner, BatchingPolicy(max_batch_size=1, dynamic=True), PriorityQueue(default_policy=policy)
+    )
     blocker = s.submit(_request("busy"), 1, _key())
     await _wait_started(runner)
     late = s.submit(_request("late", timeout_us=1000), 1, _key())
     # Wait (on the condition, not a clock) until the timeout has moved it to the delayed queue.
-    while not any(p.delayed for p in s._queue.in_order()):
+    while not any(p.delayed for p in s._queue.in_order()):  # noqa: ASYNC110
         await asyncio.sleep(0.001)
     on_time = s.submit(_request("on_time"), 1, _key())
     runner.gate.set()
@@ -165,8 +176,9 @@ async def test_preferred_size_dispatches_without_waiting_for_delay() -> None:
     runner = GatedRunner()
     runner.gate.set()
     # A one-hour delay: only reaching the preferred size can dispatch this batch.
-    policy = BatchingPolicy(max_batch_size=8, dynamic=True, preferred_sizes=(2,),
-                            max_queue_delay_ns=3_600 * 10**9)
+    policy = BatchingPolicy(
+        max_batch_size=8, dynamic=True, preferred_sizes=(2,), max_queue_delay_ns=3_600 * 10**9
+    )
     s = _scheduler(runner, policy)
     futures = [s.submit(_request(f"p{i}"), 1, _key()) for i in range(2)]
     assert await asyncio.gather(*futures) == ["p0", "p1"]

@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from numpy.typing import NDArray
 import onnxruntime as ort
 from tritonclient.grpc import model_config_pb2 as mc
 
@@ -44,9 +45,7 @@ class LoadedVersion:
             for t in spec.config.input
             if t.HasField("reshape")
         }
-        self._output_dims = {
-            t.name: tuple(int(d) for d in t.dims) for t in spec.config.output
-        }
+        self._output_dims = {t.name: tuple(int(d) for d in t.dims) for t in spec.config.output}
         self._scheduler: Scheduler | None = None
 
     @classmethod
@@ -132,7 +131,7 @@ class LoadedVersion:
         assert self._scheduler is not None
         self._scheduler.call_soon(fn, *args)
 
-    def _feed(self, name: str, requests: Sequence[InferRequest]) -> np.ndarray:
+    def _feed(self, name: str, requests: Sequence[InferRequest]) -> NDArray[Any]:
         parts = [next(t.data for t in r.inputs if t.name == name) for r in requests]
         array = parts[0] if len(parts) == 1 else np.concatenate(parts, axis=0)
         if array.dtype == np.object_:
@@ -222,7 +221,7 @@ def _shape_key(request: InferRequest) -> ShapeKey:
     return tuple(sorted((t.name, t.datatype, t.shape[1:]) for t in request.inputs))
 
 
-def _strings_for_ort(name: str, array: np.ndarray) -> np.ndarray:
+def _strings_for_ort(name: str, array: NDArray[Any]) -> NDArray[Any]:
     out = np.empty(array.shape, dtype=np.object_)
     try:
         out.reshape(-1)[:] = [
@@ -235,15 +234,13 @@ def _strings_for_ort(name: str, array: np.ndarray) -> np.ndarray:
     return out
 
 
-def _strings_to_bytes(array: np.ndarray) -> np.ndarray:
+def _strings_to_bytes(array: NDArray[Any]) -> NDArray[Any]:
     out = np.empty(array.shape, dtype=np.object_)
-    out.reshape(-1)[:] = [
-        v if isinstance(v, bytes) else str(v).encode() for v in array.reshape(-1)
-    ]
+    out.reshape(-1)[:] = [v if isinstance(v, bytes) else str(v).encode() for v in array.reshape(-1)]
     return out
 
 
-def _warmup_array(dtype: datatypes.DataType, shape: tuple[int, ...], random: bool) -> np.ndarray:
+def _warmup_array(dtype: datatypes.DataType, shape: tuple[int, ...], random: bool) -> NDArray[Any]:
     if dtype.name == "BYTES":
         out = np.empty(shape, dtype=np.object_)
         out.reshape(-1)[:] = ["0"] * int(np.prod(shape))

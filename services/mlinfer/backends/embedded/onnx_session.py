@@ -55,9 +55,7 @@ def graph_tensors(nodes: Sequence[Any]) -> list[GraphTensor]:
     return out
 
 
-def placements(
-    config: mc.ModelConfig, default_providers: Sequence[str]
-) -> list[InstancePlacement]:
+def placements(config: mc.ModelConfig, default_providers: Sequence[str]) -> list[InstancePlacement]:
     """One placement per model instance, from ``instance_group`` (default: one, on CPU)."""
     available = ort.get_available_providers()
     groups = list(config.instance_group) or [mc.ModelInstanceGroup(count=1)]
@@ -100,7 +98,7 @@ def _providers_for(
     if kind not in (mc.ModelInstanceGroup.KIND_AUTO, mc.ModelInstanceGroup.KIND_CPU):
         raise ModelLoadError(
             f"model '{config.name}': instance_group.kind "
-            f"{mc.ModelInstanceGroup.Kind.Name(kind)} is not supported by the embedded engine"  # type: ignore[arg-type]
+            f"{mc.ModelInstanceGroup.Kind.Name(kind)} is not supported by the embedded engine"
         )
     return list(default_providers) or ["CPUExecutionProvider"]
 
@@ -125,12 +123,18 @@ def complete_config(config: mc.ModelConfig, session: ort.InferenceSession) -> No
     batched = config.max_batch_size > 0
     if not config.input:
         for t in graph_tensors(session.get_inputs()):
-            config.input.add(name=t.name, data_type=datatypes.BY_NAME[t.datatype].config,
-                             dims=_config_dims(t, batched))
+            config.input.add(
+                name=t.name,
+                data_type=datatypes.BY_NAME[t.datatype].config,
+                dims=_config_dims(t, batched),
+            )
     if not config.output:
         for t in graph_tensors(session.get_outputs()):
-            config.output.add(name=t.name, data_type=datatypes.BY_NAME[t.datatype].config,
-                              dims=_config_dims(t, batched))
+            config.output.add(
+                name=t.name,
+                data_type=datatypes.BY_NAME[t.datatype].config,
+                dims=_config_dims(t, batched),
+            )
 
 
 def _config_dims(t: GraphTensor, batched: bool) -> list[int]:
@@ -150,8 +154,10 @@ def check_against_graph(config: mc.ModelConfig, session: ort.InferenceSession) -
             f"model '{model}': the ONNX graph has input(s) {missing} that config.pbtxt does "
             "not declare"
         )
-    for kind, tensors, graph in (("input", config.input, graph_in), ("output", config.output,
-                                                                         graph_out)):
+    for kind, tensors, graph in (
+        ("input", config.input, graph_in),
+        ("output", config.output, graph_out),
+    ):
         for t in tensors:
             g = graph.get(t.name)
             if g is None:

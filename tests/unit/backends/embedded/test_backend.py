@@ -8,6 +8,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from tests.support.servers import settings_for
 
 from mlinfer.backends.embedded.backend import EmbeddedBackend
 from mlinfer.core.dataplane import DataPlane
@@ -20,13 +21,15 @@ from mlinfer.core.errors import (
 from mlinfer.core.types import InferRequest, Tensor
 from mlinfer.samples.models import simple_add_sub
 from mlinfer.samples.writer import write_model
-from tests.support.servers import settings_for
 
 
 def _simple_request(version: str = "") -> InferRequest:
     a = np.arange(16, dtype=np.int32).reshape(1, 16)
-    return InferRequest("simple", [Tensor("INPUT0", "INT32", (1, 16), a),
-                                   Tensor("INPUT1", "INT32", (1, 16), a)], model_version=version)
+    return InferRequest(
+        "simple",
+        [Tensor("INPUT0", "INT32", (1, 16), a), Tensor("INPUT1", "INT32", (1, 16), a)],
+        model_version=version,
+    )
 
 
 def _repo(tmp_path: Path) -> Path:
@@ -62,7 +65,9 @@ async def test_bad_model_shows_reason_and_others_keep_serving(tmp_path: Path) ->
 async def test_unsupported_config_field_is_named(tmp_path: Path) -> None:
     repo = _repo(tmp_path)
     config = repo / "simple" / "config.pbtxt"
-    config.write_text(config.read_text() + "sequence_batching { max_sequence_idle_microseconds: 5 }\n")
+    config.write_text(
+        config.read_text() + "sequence_batching { max_sequence_idle_microseconds: 5 }\n"
+    )
     backend, dp = await _started(repo)
     try:
         (row,) = await dp.repository_index()
@@ -77,16 +82,27 @@ async def test_unsupported_config_field_is_named(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("edit", "message"),
     [
-        (lambda t: t.replace("TYPE_INT32 dims: [ 16 ] },\n  { name: \"INPUT1\"",
-                             "TYPE_FP32 dims: [ 16 ] },\n  { name: \"INPUT1\""),
-         "input 'INPUT0' is FP32 in config.pbtxt but INT32 in the ONNX graph"),
-        (lambda t: t.replace('name: "INPUT1"', 'name: "INPUT9"'),
-         "the ONNX graph has input(s) ['INPUT1'] that config.pbtxt does not declare"),
-        (lambda t: t.replace("dims: [ 16 ] },\n  { name: \"INPUT1\"",
-                             "dims: [ 8 ] },\n  { name: \"INPUT1\""),
-         "input 'INPUT0' dimension 1 is 8 in config.pbtxt but 16 in the ONNX graph"),
-        (lambda t: t.replace("max_batch_size: 8", "max_batch_size: 0"),
-         "input 'INPUT0' has 1 dimensions with max_batch_size=0"),
+        (
+            lambda t: t.replace(
+                'TYPE_INT32 dims: [ 16 ] },\n  { name: "INPUT1"',
+                'TYPE_FP32 dims: [ 16 ] },\n  { name: "INPUT1"',
+            ),
+            "input 'INPUT0' is FP32 in config.pbtxt but INT32 in the ONNX graph",
+        ),
+        (
+            lambda t: t.replace('name: "INPUT1"', 'name: "INPUT9"'),
+            "the ONNX graph has input(s) ['INPUT1'] that config.pbtxt does not declare",
+        ),
+        (
+            lambda t: t.replace(
+                'dims: [ 16 ] },\n  { name: "INPUT1"', 'dims: [ 8 ] },\n  { name: "INPUT1"'
+            ),
+            "input 'INPUT0' dimension 1 is 8 in config.pbtxt but 16 in the ONNX graph",
+        ),
+        (
+            lambda t: t.replace("max_batch_size: 8", "max_batch_size: 0"),
+            "input 'INPUT0' has 1 dimensions with max_batch_size=0",
+        ),
     ],
     ids=["dtype", "undeclared input", "dims", "batch dimension"],
 )
@@ -118,12 +134,18 @@ async def test_version_policies(tmp_path: Path) -> None:
         assert (await dp.infer(_simple_request())).model_version == "3"
         with pytest.raises(ModelNotFoundError, match="version 2 is not found"):
             await dp.infer(_simple_request("2"))
-        config.write_text(config.read_text().replace(
-            "version_policy { specific { versions: [1, 3] } }", "version_policy { all {} }"))
+        config.write_text(
+            config.read_text().replace(
+                "version_policy { specific { versions: [1, 3] } }", "version_policy { all {} }"
+            )
+        )
         await dp.load_model("simple")
         assert await backend.model_versions("simple") == ["1", "2", "3"]
-        config.write_text(config.read_text().replace(
-            "version_policy { all {} }", "version_policy { specific { versions: [7] } }"))
+        config.write_text(
+            config.read_text().replace(
+                "version_policy { all {} }", "version_policy { specific { versions: [7] } }"
+            )
+        )
         with pytest.raises(ModelLoadError, match=r"names version\(s\) \[7\]"):
             await dp.load_model("simple")
         # The failed reload left the previous versions serving: nothing is lost.
