@@ -27,7 +27,7 @@ def test_bytes_round_trip_and_truncation() -> None:
 
 
 def test_size_and_value_errors() -> None:
-    with pytest.raises(InvalidInputError, match="unexpected total byte size 8 .* expecting 16"):
+    with pytest.raises(InvalidInputError, match=r"unexpected total byte size 8 .* expecting 16"):
         tensor_from_bytes("x", "FP32", [4], b"\0" * 8)
     with pytest.raises(InvalidInputError, match="dimensions must be non-negative"):
         tensor_from_bytes("x", "FP32", [-1], b"")
