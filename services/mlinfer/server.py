@@ -7,23 +7,43 @@ import logging
 from dataclasses import dataclass
 
 import uvicorn
+from opentelemetry import trace
+from opentelemetry.sdk.trace import TracerProvider
+from prometheus_client import CollectorRegistry, PlatformCollector, ProcessCollector
 
+from mlinfer.admission.controller import AdmissionController
 from mlinfer.backends.base import Backend
 from mlinfer.core.dataplane import DataPlane
 from mlinfer.core.settings import Settings
 from mlinfer.gateway.app import create_app
+from mlinfer.observability.metrics import GatewayMetrics
+from mlinfer.observability.tracing import create_tracer_provider, get_tracer
 
 log = logging.getLogger(__name__)
 
 
-def make_backend(settings: Settings) -> Backend:
+def make_backend(settings: Settings, tracer: trace.Tracer) -> Backend:
     if settings.triton_url:
         from mlinfer.backends.triton.backend import TritonBackend
 
         return TritonBackend(settings)
     from mlinfer.backends.embedded.backend import EmbeddedBackend
 
-    return EmbeddedBackend(settings)
+    return EmbeddedBackend(settings, tracer)
+
+
+def make_admission(settings: Settings, metrics: GatewayMetrics) -> AdmissionController:
+    controller = AdmissionController(
+        settings.admission_max_inflight,
+        settings.admission_max_queue,
+        settings.admission_max_wait_ms / 1000,
+        settings.admission_default_priority,
+        on_shed=lambda reason: metrics.shed.labels(reason).inc(),
+        on_wait=metrics.admission_wait.observe,
+    )
+    metrics.admission_queue.set_function(lambda: controller.stats.queued)
+    metrics.admission_inflight.set_function(lambda: controller.stats.inflight)
+    return controller
 
 
 @dataclass(frozen=True)
@@ -35,10 +55,25 @@ class Endpoints:
 class Server:
     """All-in-one server; ``rest``/``grpc`` choose which transports run in this process."""
 
-    def __init__(self, settings: Settings, *, rest: bool = True, grpc: bool = False) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        rest: bool = True,
+        grpc: bool = False,
+        tracer_provider: TracerProvider | None = None,
+    ) -> None:
         self.settings = settings
-        self.backend = make_backend(settings)
-        self.dataplane = DataPlane(self.backend)
+        self.registry = CollectorRegistry()
+        ProcessCollector(registry=self.registry)
+        PlatformCollector(registry=self.registry)
+        self.metrics = GatewayMetrics(self.registry)
+        self.tracer_provider = tracer_provider or create_tracer_provider(settings)
+        tracer = get_tracer(self.tracer_provider)
+        self.backend = make_backend(settings, tracer)
+        self.dataplane = DataPlane(
+            self.backend, admission=make_admission(settings, self.metrics), tracer=tracer
+        )
         self._rest = rest
         self._grpc = grpc
         self._uvicorn: uvicorn.Server | None = None
@@ -56,7 +91,7 @@ class Server:
         return self.endpoints
 
     async def _start_rest(self) -> str:
-        app = create_app(self.dataplane, self.settings)
+        app = create_app(self.dataplane, self.settings, self.registry, self.metrics)
         config = uvicorn.Config(
             app,
             host=self.settings.host,
@@ -81,7 +116,7 @@ class Server:
     async def _start_grpc(self) -> str:
         from mlinfer.grpc.server import GrpcServer
 
-        server = GrpcServer(self.dataplane, self.settings)
+        server = GrpcServer(self.dataplane, self.settings, self.metrics)
         self._grpc_server = server
         return await server.start()
 
@@ -106,3 +141,5 @@ class Server:
             self._uvicorn.should_exit = True
             await self._uvicorn_task
         await self.backend.stop()
+        if self.tracer_provider is not None:
+            self.tracer_provider.shutdown()  # type: ignore[no-untyped-call]

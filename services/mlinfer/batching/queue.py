@@ -28,6 +28,8 @@ class PendingRequest:
     level: int
     enqueue_ns: int = field(default_factory=time.monotonic_ns)
     deadline_ns: int | None = None
+    dispatch_ns: int = 0  # when its batch started (monotonic), for queue/compute spans
+    done_ns: int = 0  # when its batch finished
     delayed: bool = False
     timer: asyncio.TimerHandle | None = None
 

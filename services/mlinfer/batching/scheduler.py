@@ -89,9 +89,8 @@ class Scheduler:
         """Run ``fn`` on the event loop; safe from worker threads."""
         self._loop.call_soon_threadsafe(fn, *args)
 
-    def submit(
-        self, request: InferRequest, batch_size: int, shape_key: ShapeKey
-    ) -> asyncio.Future[Any]:
+    def submit(self, request: InferRequest, batch_size: int, shape_key: ShapeKey) -> PendingRequest:
+        """Queue a request; await ``.future`` for its result."""
         if not self._accepting:
             raise ModelNotReadyError(f"Model '{self._label}' is not ready: it is unloading")
         loop = asyncio.get_running_loop()
@@ -108,7 +107,7 @@ class Scheduler:
                 timeout_us / 1e6, self._expire, pending, qpolicy.delay_on_timeout
             )
         self._arrival.set()
-        return pending.future
+        return pending
 
     def _expire(self, pending: PendingRequest, delay: bool) -> None:
         pending.timer = None
@@ -182,8 +181,9 @@ class Scheduler:
 
     async def _execute(self, instance: int, batch: list[PendingRequest]) -> None:
         dispatch_ns = time.monotonic_ns()
-        if self._on_dispatch is not None:
-            for pending in batch:
+        for pending in batch:
+            pending.dispatch_ns = dispatch_ns
+            if self._on_dispatch is not None:
                 self._on_dispatch(pending, dispatch_ns - pending.enqueue_ns)
         self._executing += len(batch)
         loop = asyncio.get_running_loop()
@@ -196,7 +196,9 @@ class Scheduler:
             results = [err] * len(batch)
         finally:
             self._executing -= len(batch)
+        done_ns = time.monotonic_ns()
         for pending, result in zip(batch, results, strict=True):
+            pending.done_ns = done_ns
             if pending.future.done():
                 continue
             if isinstance(result, BaseException):

@@ -1,16 +1,27 @@
-"""The DataPlane: everything the protocol can ask, shared by the REST and gRPC adapters."""
+"""The DataPlane: everything the protocol can ask, shared by the REST and gRPC adapters.
+
+Inference runs one pipeline for every transport and backend: resolve and validate the
+model, consult the response cache, wait for admission (priority, load shedding), call the
+backend, store in the cache. Each step is a span when tracing is on.
+"""
 
 from __future__ import annotations
 
-from typing import Any
+import time
+from collections.abc import Callable
+from typing import Any, Protocol
 
+from opentelemetry import trace
 from tritonclient.grpc import model_config_pb2 as mc
 
 import mlinfer
+from mlinfer.admission.controller import AdmissionController
 from mlinfer.backends.base import Backend, ModelMetricsSnapshot
 from mlinfer.core.model_spec import ModelSpec
+from mlinfer.core.stats import Duration
 from mlinfer.core.types import InferRequest, InferResponse, ModelIndexEntry
 from mlinfer.core.validation import validate_request
+from mlinfer.observability.tracing import inject_headers, record_span
 
 SERVER_NAME = "mlinfer"
 EXTENSIONS = (
@@ -22,11 +33,32 @@ EXTENSIONS = (
     "model_configuration",
     "statistics",
 )
+CACHE_HIT_PARAMETER = "cache_hit"
+
+
+class ResponseCacheLike(Protocol):
+    async def lookup(self, request: InferRequest, version: str) -> InferResponse | None: ...
+
+    async def store(self, request: InferRequest, version: str, response: InferResponse) -> None: ...
 
 
 class DataPlane:
-    def __init__(self, backend: Backend) -> None:
+    def __init__(
+        self,
+        backend: Backend,
+        *,
+        admission: AdmissionController | None = None,
+        cache: ResponseCacheLike | None = None,
+        cache_policy: Callable[[mc.ModelConfig], bool] | None = None,
+        tracer: trace.Tracer | None = None,
+    ) -> None:
         self.backend = backend
+        self.admission = admission or AdmissionController(0, 0, 0.0)
+        self._cache = cache
+        self._cache_policy = cache_policy or (lambda _config: False)
+        self._tracer = tracer or trace.NoOpTracer()
+        # (model, version) -> (hits, misses); merged into Triton-shaped statistics.
+        self._cache_stats: dict[tuple[str, str], tuple[Duration, Duration]] = {}
 
     async def live(self) -> bool:
         return await self.backend.live()
@@ -66,9 +98,48 @@ class DataPlane:
         return spec.config
 
     async def infer(self, request: InferRequest) -> InferResponse:
-        spec, _ = await self.backend.model_spec(request.model_name, request.model_version)
-        batch_size = validate_request(spec, request)
-        return await self.backend.infer(request, spec, batch_size)
+        tracer = self._tracer
+        with tracer.start_as_current_span(
+            "mlinfer.infer", attributes={"mlinfer.model": request.model_name}
+        ) as span:
+            spec, version = await self.backend.model_spec(request.model_name, request.model_version)
+            batch_size = validate_request(spec, request)
+            span.set_attribute("mlinfer.model_version", version)
+            use_cache = self._cache is not None and self._cache_policy(spec.config)
+            if use_cache:
+                cached = await self._lookup(request, version)
+                span.set_attribute("mlinfer.cache_hit", cached is not None)
+                if cached is not None:
+                    return cached
+            async with self.admission.admit(request.priority) as waited_s:
+                if waited_s:
+                    end = time.time_ns()
+                    record_span(tracer, "admission.wait", end - int(waited_s * 1e9), end)
+                with tracer.start_as_current_span(
+                    "backend.infer", attributes={"mlinfer.backend": self.backend.name}
+                ):
+                    headers = inject_headers()
+                    if headers:
+                        request.trace_headers = headers
+                    response = await self.backend.infer(request, spec, batch_size)
+            if use_cache:
+                assert self._cache is not None
+                await self._cache.store(request, version, response)
+            return response
+
+    async def _lookup(self, request: InferRequest, version: str) -> InferResponse | None:
+        assert self._cache is not None
+        with self._tracer.start_as_current_span("cache.lookup"):
+            start = time.monotonic_ns()
+            cached = await self._cache.lookup(request, version)
+            elapsed = time.monotonic_ns() - start
+        hits, misses = self._cache_stats.setdefault(
+            (request.model_name, version), (Duration(), Duration())
+        )
+        (hits if cached is not None else misses).add(elapsed)
+        if cached is not None:
+            cached.parameters[CACHE_HIT_PARAMETER] = True
+        return cached
 
     async def repository_index(self, ready_only: bool = False) -> list[ModelIndexEntry]:
         return await self.backend.repository_index(ready_only)
@@ -80,7 +151,19 @@ class DataPlane:
         await self.backend.unload_model(name)
 
     async def statistics(self, name: str = "", version: str = "") -> dict[str, Any]:
-        return {"model_stats": await self.backend.statistics(name, version)}
+        stats = await self.backend.statistics(name, version)
+        return {"model_stats": [self._with_cache_stats(s) for s in stats]}
 
     async def metrics_snapshot(self) -> list[ModelMetricsSnapshot]:
-        return await self.backend.metrics_snapshot()
+        return [
+            ModelMetricsSnapshot(self._with_cache_stats(s.stats), s.pending)
+            for s in await self.backend.metrics_snapshot()
+        ]
+
+    def _with_cache_stats(self, stats: dict[str, Any]) -> dict[str, Any]:
+        counts = self._cache_stats.get((stats["name"], str(stats["version"])))
+        if counts is not None:
+            hits, misses = counts
+            stats["inference_stats"]["cache_hit"] = hits.as_dict()
+            stats["inference_stats"]["cache_miss"] = misses.as_dict()
+        return stats

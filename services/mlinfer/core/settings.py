@@ -49,3 +49,29 @@ class Settings(BaseSettings):
         10.0, description="How long shutdown waits for in-flight requests to drain."
     )
     log_level: str = Field("INFO", description="Python logging level.")
+    log_format: Literal["json", "text"] = Field(
+        "json", description="json: one JSON object per line; text: for humans."
+    )
+    access_log: bool = Field(True, description="One log line per inference request.")
+    admission_max_inflight: int = Field(
+        64, description="Requests admitted to the backend at once (0 = no admission control)."
+    )
+    admission_max_queue: int = Field(
+        512, description="Requests that may wait for admission; more are shed with 503."
+    )
+    admission_max_wait_ms: int = Field(
+        5000, description="Longest wait for admission before a request is shed with 503."
+    )
+    admission_default_priority: int = Field(
+        2, description="Admission priority of requests without one (1 = highest)."
+    )
+    otel_exporter: Literal["none", "console", "otlp-grpc", "otlp-http"] = Field(
+        "none", description="Where OpenTelemetry spans go; none = tracing off."
+    )
+    otel_endpoint: str | None = Field(
+        None, description="OTLP endpoint (grpc: host:port; http: URL of /v1/traces)."
+    )
+    otel_service_name: str = Field("mlinfer", description="service.name of exported spans.")
+    otel_sample_ratio: float = Field(
+        1.0, description="Fraction of new traces sampled (parent decisions are honoured)."
+    )

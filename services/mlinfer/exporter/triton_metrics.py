@@ -41,6 +41,15 @@ COUNTERS: tuple[tuple[str, str, _Getter], ...] = (
     ("nv_inference_compute_output_duration_us",
      "Cumulative inference compute output duration in microseconds",
      _stat("compute_output", "ns", 1e-3)),
+    ("nv_cache_num_hits_per_model", "Number of cache hits per model",
+     _stat("cache_hit", "count")),
+    ("nv_cache_num_misses_per_model", "Number of cache misses per model",
+     _stat("cache_miss", "count")),
+    ("nv_cache_hit_duration_per_model",
+     "Total cache hit duration per model, in microseconds", _stat("cache_hit", "ns", 1e-3)),
+    ("nv_cache_miss_duration_per_model",
+     "Total cache miss (insertion) duration per model, in microseconds",
+     _stat("cache_miss", "ns", 1e-3)),
 )  # fmt: skip
 
 

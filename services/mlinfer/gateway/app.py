@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from fastapi import FastAPI
 from fastapi.exceptions import RequestValidationError
-from prometheus_client import CollectorRegistry, PlatformCollector, ProcessCollector
+from prometheus_client import CollectorRegistry
 
 import mlinfer
 from mlinfer.core.dataplane import DataPlane
@@ -12,22 +12,25 @@ from mlinfer.core.errors import MLInferError
 from mlinfer.core.settings import Settings
 from mlinfer.gateway import routes_simple, routes_v2
 from mlinfer.gateway.errors import handle_mlinfer_error, handle_validation_error
+from mlinfer.gateway.middleware import GatewayMiddleware
+from mlinfer.observability.metrics import GatewayMetrics
 
 
-def create_app(dataplane: DataPlane, settings: Settings) -> FastAPI:
+def create_app(
+    dataplane: DataPlane,
+    settings: Settings,
+    registry: CollectorRegistry,
+    metrics: GatewayMetrics,
+) -> FastAPI:
     app = FastAPI(
         title="mlinfer",
         description="Triton-compatible inference server: Open Inference Protocol (KServe v2) "
         "REST API with the binary tensor data and classification extensions.",
         version=mlinfer.__version__,
     )
-    registry = CollectorRegistry()
-    ProcessCollector(registry=registry)
-    PlatformCollector(registry=registry)
-    app.state.registry = registry
-    app.state.dataplane = dataplane
+    app.add_middleware(GatewayMiddleware, metrics=metrics)
     app.add_exception_handler(MLInferError, handle_mlinfer_error)
     app.add_exception_handler(RequestValidationError, handle_validation_error)
-    app.include_router(routes_v2.build_router(dataplane, settings))
+    app.include_router(routes_v2.build_router(dataplane, settings, metrics))
     app.include_router(routes_simple.build_router(dataplane, registry))
     return app

@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import logging
+import time
+
 from fastapi import APIRouter
 from starlette.requests import Request
 from starlette.responses import Response
 
-from mlinfer.core.dataplane import DataPlane
-from mlinfer.core.errors import InvalidInputError
+from mlinfer.core.dataplane import CACHE_HIT_PARAMETER, DataPlane
+from mlinfer.core.errors import InvalidInputError, MLInferError
 from mlinfer.core.model_config import config_to_json
 from mlinfer.core.settings import Settings
+from mlinfer.core.types import InferRequest, InferResponse
 from mlinfer.gateway.body import read_body
 from mlinfer.gateway.codec import (
     HEADER_LENGTH,
@@ -18,6 +22,8 @@ from mlinfer.gateway.codec import (
     parse_json,
 )
 from mlinfer.gateway.responses import json_response
+from mlinfer.observability.logs import ACCESS_LOGGER, log_request
+from mlinfer.observability.metrics import GatewayMetrics
 
 
 def _status(ok: bool) -> Response:
@@ -25,9 +31,19 @@ def _status(ok: bool) -> Response:
     return Response(status_code=200 if ok else 503)
 
 
-def build_router(dataplane: DataPlane, settings: Settings) -> APIRouter:
+def apply_priority_header(request: InferRequest, header: str | None) -> None:
+    """``X-Priority`` maps to the ``priority`` parameter unless the body sets one."""
+    if header is None or "priority" in request.parameters:
+        return
+    if not header.strip().isdigit():
+        raise InvalidInputError(f"X-Priority header must be a non-negative integer, got '{header}'")
+    request.priority = int(header)
+
+
+def build_router(dataplane: DataPlane, settings: Settings, metrics: GatewayMetrics) -> APIRouter:
     router = APIRouter(prefix="/v2", tags=["Open Inference Protocol"])
     limit = settings.max_request_bytes
+    access = logging.getLogger(ACCESS_LOGGER)
 
     @router.get("", summary="Server metadata")
     async def server_metadata() -> Response:
@@ -68,19 +84,43 @@ def build_router(dataplane: DataPlane, settings: Settings) -> APIRouter:
     @router.post("/models/{model}/infer", summary="Inference (JSON or binary tensor data)")
     @router.post("/models/{model}/versions/{version}/infer", summary="Inference on a version")
     async def infer(request: Request, model: str, version: str = "") -> Response:
-        body = await read_body(request, limit)
-        infer_request = decode_infer_request(
-            model, version, body, request.headers.get(HEADER_LENGTH)
-        )
-        response = await dataplane.infer(infer_request)
-        payload, header_length = encode_infer_response(response, infer_request)
-        if header_length is None:
-            return Response(payload, media_type="application/json")
-        return Response(
-            payload,
-            media_type="application/octet-stream",
-            headers={HEADER_LENGTH: str(header_length)},
-        )
+        start = time.perf_counter()
+        infer_request: InferRequest | None = None
+        response: InferResponse | None = None
+        status = 500
+        try:
+            body = await read_body(request, limit)
+            infer_request = decode_infer_request(
+                model, version, body, request.headers.get(HEADER_LENGTH)
+            )
+            apply_priority_header(infer_request, request.headers.get("x-priority"))
+            response = await dataplane.infer(infer_request)
+            payload, header_length = encode_infer_response(response, infer_request)
+            headers = {}
+            if header_length is not None:
+                headers[HEADER_LENGTH] = str(header_length)
+            if response.parameters.get(CACHE_HIT_PARAMETER):
+                headers["X-Cache"] = "HIT"
+            status = 200
+            media = "application/json" if header_length is None else "application/octet-stream"
+            return Response(payload, media_type=media, headers=headers)
+        except MLInferError as exc:
+            status = exc.status.value
+            raise
+        finally:
+            if settings.access_log:
+                log_request(
+                    access,
+                    protocol="http",
+                    request_id=infer_request.id if infer_request else None,
+                    model=model,
+                    version=response.model_version if response else version or None,
+                    status=status,
+                    latency_ms=round((time.perf_counter() - start) * 1000, 3),
+                    cache_hit=bool(response and response.parameters.get(CACHE_HIT_PARAMETER)),
+                    priority=infer_request.priority if infer_request else None,
+                    identity=getattr(request.state, "identity", None),
+                )
 
     @router.post("/repository/index", summary="Repository index")
     async def repository_index(request: Request) -> Response:

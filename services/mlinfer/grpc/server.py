@@ -12,7 +12,9 @@ from tritonclient.grpc import service_pb2_grpc
 
 from mlinfer.core.dataplane import DataPlane
 from mlinfer.core.settings import Settings
+from mlinfer.grpc.interceptors import MetricsInterceptor
 from mlinfer.grpc.servicer import InferenceServicer
+from mlinfer.observability.metrics import GatewayMetrics
 
 log = logging.getLogger(__name__)
 
@@ -20,9 +22,10 @@ SERVICE_NAME = pb.DESCRIPTOR.services_by_name["GRPCInferenceService"].full_name
 
 
 class GrpcServer:
-    def __init__(self, dataplane: DataPlane, settings: Settings) -> None:
+    def __init__(self, dataplane: DataPlane, settings: Settings, metrics: GatewayMetrics) -> None:
         self._dataplane = dataplane
         self._settings = settings
+        self._metrics = metrics
         self._health = health.aio.HealthServicer()
         self._server: grpc.aio.Server | None = None
 
@@ -39,9 +42,11 @@ class GrpcServer:
         ]
 
     async def start(self) -> str:
-        server = grpc.aio.server(options=self._options())
+        server = grpc.aio.server(
+            options=self._options(), interceptors=[MetricsInterceptor(self._metrics)]
+        )
         service_pb2_grpc.add_GRPCInferenceServiceServicer_to_server(
-            InferenceServicer(self._dataplane), server
+            InferenceServicer(self._dataplane, self._settings), server
         )
         health_pb2_grpc.add_HealthServicer_to_server(self._health, server)
         reflection.enable_server_reflection(

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import logging
+import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any, TypeVar
 
@@ -11,10 +13,13 @@ import grpc
 from tritonclient.grpc import service_pb2 as pb
 from tritonclient.grpc import service_pb2_grpc
 
-from mlinfer.core.dataplane import DataPlane
+from mlinfer.core.dataplane import CACHE_HIT_PARAMETER, DataPlane
 from mlinfer.core.errors import InvalidInputError, MLInferError
+from mlinfer.core.settings import Settings
+from mlinfer.core.types import InferRequest, InferResponse
 from mlinfer.grpc import converters
 from mlinfer.grpc.errors import grpc_code, trailing_metadata
+from mlinfer.observability.logs import ACCESS_LOGGER, log_request
 
 Req = TypeVar("Req")
 Resp = TypeVar("Resp")
@@ -37,8 +42,10 @@ def _mapped_errors(handler: Handler[Req, Resp]) -> Handler[Req, Resp]:
 
 
 class InferenceServicer(service_pb2_grpc.GRPCInferenceServiceServicer):  # type: ignore[misc]
-    def __init__(self, dataplane: DataPlane) -> None:
+    def __init__(self, dataplane: DataPlane, settings: Settings) -> None:
         self._dp = dataplane
+        self._access_log = settings.access_log
+        self._access = logging.getLogger(ACCESS_LOGGER)
 
     @_mapped_errors
     async def ServerLive(
@@ -92,9 +99,36 @@ class InferenceServicer(service_pb2_grpc.GRPCInferenceServiceServicer):  # type:
     async def ModelInfer(
         self, request: pb.ModelInferRequest, context: Any
     ) -> pb.ModelInferResponse:
-        infer_request = converters.request_from_proto(request)
-        infer_request.trace_headers = _trace_headers(context)
-        return converters.response_to_proto(await self._dp.infer(infer_request))
+        return converters.response_to_proto(await self._infer(request, context))
+
+    async def _infer(self, message: pb.ModelInferRequest, context: Any) -> InferResponse:
+        """One inference with its access-log line; shared by unary and streaming calls."""
+        start = time.perf_counter()
+        request: InferRequest | None = None
+        response: InferResponse | None = None
+        status = "OK"
+        try:
+            request = converters.request_from_proto(message)
+            request.trace_headers = _trace_headers(context)
+            response = await self._dp.infer(request)
+            return response
+        except MLInferError as exc:
+            status = grpc_code(exc).name
+            raise
+        finally:
+            if self._access_log:
+                log_request(
+                    self._access,
+                    protocol="grpc",
+                    request_id=message.id or None,
+                    model=message.model_name,
+                    version=response.model_version if response else message.model_version or None,
+                    status=status,
+                    latency_ms=round((time.perf_counter() - start) * 1000, 3),
+                    cache_hit=bool(response and response.parameters.get(CACHE_HIT_PARAMETER)),
+                    priority=request.priority if request else None,
+                    identity=_identity(context),
+                )
 
     async def ModelStreamInfer(
         self, request_iterator: AsyncIterator[pb.ModelInferRequest], context: Any
@@ -102,19 +136,19 @@ class InferenceServicer(service_pb2_grpc.GRPCInferenceServiceServicer):  # type:
         """Requests run concurrently; each response (or error) is written when it is ready."""
         write_lock = asyncio.Lock()
         tasks: set[asyncio.Task[None]] = set()
-        trace = _trace_headers(context)
 
         async def handle(message: pb.ModelInferRequest) -> None:
             try:
-                infer_request = converters.request_from_proto(message)
-                infer_request.trace_headers = trace
                 reply = pb.ModelStreamInferResponse(
-                    infer_response=converters.response_to_proto(await self._dp.infer(infer_request))
+                    infer_response=converters.response_to_proto(await self._infer(message, context))
                 )
-            except MLInferError as exc:
+            except Exception as exc:
                 # Triton reports per-request stream errors in-band and keeps the stream open.
+                message_text = (
+                    exc.message if isinstance(exc, MLInferError) else (f"internal error: {exc}")
+                )
                 reply = pb.ModelStreamInferResponse(
-                    error_message=exc.message,
+                    error_message=message_text,
                     infer_response=pb.ModelInferResponse(
                         model_name=message.model_name,
                         model_version=message.model_version,
@@ -159,6 +193,11 @@ class InferenceServicer(service_pb2_grpc.GRPCInferenceServiceServicer):  # type:
     ) -> pb.RepositoryModelUnloadResponse:
         await self._dp.unload_model(request.model_name)
         return pb.RepositoryModelUnloadResponse()
+
+
+def _identity(context: Any) -> str | None:
+    """Set by the auth interceptor when authentication is on."""
+    return getattr(context, "mlinfer_identity", None)
 
 
 def _trace_headers(context: Any) -> dict[str, str]:

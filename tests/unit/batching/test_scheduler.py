@@ -68,9 +68,9 @@ DYNAMIC = BatchingPolicy(max_batch_size=8, dynamic=True)
 async def test_queued_requests_are_batched_together() -> None:
     runner = GatedRunner()
     s = _scheduler(runner, DYNAMIC)
-    first = s.submit(_request("a"), 1, _key())
+    first = s.submit(_request("a"), 1, _key()).future
     await _wait_started(runner)  # "a" occupies the only instance
-    rest = [s.submit(_request(f"r{i}"), 1, _key()) for i in range(5)]
+    rest = [s.submit(_request(f"r{i}"), 1, _key()).future for i in range(5)]
     runner.gate.set()
     assert await first == "a"
     assert await asyncio.gather(*rest) == [f"r{i}" for i in range(5)]
@@ -81,12 +81,12 @@ async def test_queued_requests_are_batched_together() -> None:
 async def test_batch_respects_max_size_and_shapes() -> None:
     runner = GatedRunner()
     s = _scheduler(runner, BatchingPolicy(max_batch_size=4, dynamic=True))
-    blocker = s.submit(_request("a"), 1, _key())
+    blocker = s.submit(_request("a"), 1, _key()).future
     await _wait_started(runner)
     futures = [
-        s.submit(_request("b3"), 3, _key()),
-        s.submit(_request("c2"), 2, _key()),  # 3 + 2 > 4: next batch
-        s.submit(_request("d1"), 1, _key(width=5)),  # other shape: never with c2
+        s.submit(_request("b3"), 3, _key()).future,
+        s.submit(_request("c2"), 2, _key()).future,  # 3 + 2 > 4: next batch
+        s.submit(_request("d1"), 1, _key(width=5)).future,  # other shape: never with c2
     ]
     runner.gate.set()
     await asyncio.gather(blocker, *futures)
@@ -98,10 +98,10 @@ async def test_higher_priority_overtakes_queued_requests() -> None:
     runner = GatedRunner()
     queue = PriorityQueue(levels=2, default_level=2)
     s = _scheduler(runner, BatchingPolicy(max_batch_size=1, dynamic=True), queue)
-    blocker = s.submit(_request("busy"), 1, _key())
+    blocker = s.submit(_request("busy"), 1, _key()).future
     await _wait_started(runner)
-    low = [s.submit(_request(f"low{i}", priority=2), 1, _key()) for i in range(3)]
-    high = s.submit(_request("high", priority=1), 1, _key())
+    low = [s.submit(_request(f"low{i}", priority=2), 1, _key()).future for i in range(3)]
+    high = s.submit(_request("high", priority=1), 1, _key()).future
     runner.gate.set()
     await asyncio.gather(blocker, high, *low)
     assert runner.batches == [["busy"], ["high"], ["low0"], ["low1"], ["low2"]]
@@ -119,9 +119,9 @@ async def test_max_queue_size_rejects_as_unavailable() -> None:
     runner = GatedRunner()
     queue = PriorityQueue(default_policy=QueuePolicy(max_queue_size=2))
     s = _scheduler(runner, BatchingPolicy(max_batch_size=1, dynamic=True), queue)
-    blocker = s.submit(_request("busy"), 1, _key())
+    blocker = s.submit(_request("busy"), 1, _key()).future
     await _wait_started(runner)
-    queued = [s.submit(_request(f"q{i}"), 1, _key()) for i in range(2)]
+    queued = [s.submit(_request(f"q{i}"), 1, _key()).future for i in range(2)]
     with pytest.raises(UnavailableError, match="Exceeds maximum queue size") as info:
         s.submit(_request("overflow"), 1, _key())
     assert info.value.retry_after_s is not None
@@ -136,9 +136,9 @@ async def test_queue_timeout_reject_and_override() -> None:
     s = _scheduler(
         runner, BatchingPolicy(max_batch_size=1, dynamic=True), PriorityQueue(default_policy=policy)
     )
-    blocker = s.submit(_request("busy"), 1, _key())
+    blocker = s.submit(_request("busy"), 1, _key()).future
     await _wait_started(runner)
-    short = s.submit(_request("short", timeout_us=1000), 1, _key())  # overrides 60 s
+    short = s.submit(_request("short", timeout_us=1000), 1, _key()).future  # overrides 60 s
     with pytest.raises(UnavailableError, match="Request timeout expired"):
         await short
     runner.gate.set()
@@ -159,13 +159,13 @@ async def test_timeout_delay_moves_request_behind_others() -> None:
     s = _scheduler(
         runner, BatchingPolicy(max_batch_size=1, dynamic=True), PriorityQueue(default_policy=policy)
     )
-    blocker = s.submit(_request("busy"), 1, _key())
+    blocker = s.submit(_request("busy"), 1, _key()).future
     await _wait_started(runner)
-    late = s.submit(_request("late", timeout_us=1000), 1, _key())
+    late = s.submit(_request("late", timeout_us=1000), 1, _key()).future
     # Wait (on the condition, not a clock) until the timeout has moved it to the delayed queue.
     while not any(p.delayed for p in s._queue.in_order()):  # noqa: ASYNC110
         await asyncio.sleep(0.001)
-    on_time = s.submit(_request("on_time"), 1, _key())
+    on_time = s.submit(_request("on_time"), 1, _key()).future
     runner.gate.set()
     await asyncio.gather(blocker, late, on_time)
     assert runner.batches == [["busy"], ["on_time"], ["late"]]
@@ -180,7 +180,7 @@ async def test_preferred_size_dispatches_without_waiting_for_delay() -> None:
         max_batch_size=8, dynamic=True, preferred_sizes=(2,), max_queue_delay_ns=3_600 * 10**9
     )
     s = _scheduler(runner, policy)
-    futures = [s.submit(_request(f"p{i}"), 1, _key()) for i in range(2)]
+    futures = [s.submit(_request(f"p{i}"), 1, _key()).future for i in range(2)]
     assert await asyncio.gather(*futures) == ["p0", "p1"]
     assert runner.batches == [["p0", "p1"]]
     await s.drain_and_stop()
@@ -189,9 +189,9 @@ async def test_preferred_size_dispatches_without_waiting_for_delay() -> None:
 async def test_without_dynamic_batching_each_request_runs_alone() -> None:
     runner = GatedRunner()
     s = _scheduler(runner, BatchingPolicy(max_batch_size=8, dynamic=False))
-    blocker = s.submit(_request("a"), 1, _key())
+    blocker = s.submit(_request("a"), 1, _key()).future
     await _wait_started(runner)
-    others = [s.submit(_request(f"b{i}"), 1, _key()) for i in range(3)]
+    others = [s.submit(_request(f"b{i}"), 1, _key()).future for i in range(3)]
     runner.gate.set()
     await asyncio.gather(blocker, *others)
     assert runner.batches == [["a"], ["b0"], ["b1"], ["b2"]]
@@ -201,9 +201,9 @@ async def test_without_dynamic_batching_each_request_runs_alone() -> None:
 async def test_drain_finishes_queued_work_then_refuses() -> None:
     runner = GatedRunner()
     s = _scheduler(runner, DYNAMIC)
-    first = s.submit(_request("a"), 1, _key())
+    first = s.submit(_request("a"), 1, _key()).future
     await _wait_started(runner)
-    queued = s.submit(_request("b"), 1, _key())
+    queued = s.submit(_request("b"), 1, _key()).future
     stopping = asyncio.create_task(s.drain_and_stop(grace_s=None))
     await asyncio.sleep(0)
     with pytest.raises(ModelNotReadyError):

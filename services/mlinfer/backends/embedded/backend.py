@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from google.protobuf import json_format
+from opentelemetry import trace
 from tritonclient.grpc import model_config_pb2 as mc
 
 from mlinfer.backends.base import Backend, ModelMetricsSnapshot
@@ -42,8 +43,9 @@ class _ModelEntry:
 class EmbeddedBackend(Backend):
     name = "embedded"
 
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: Settings, tracer: trace.Tracer | None = None) -> None:
         self._settings = settings
+        self._tracer = tracer
         self._repository = ModelRepository(settings.model_repository)
         self._models: dict[str, _ModelEntry] = {}
         self._locks: dict[str, asyncio.Lock] = {}
@@ -205,6 +207,7 @@ class EmbeddedBackend(Backend):
                         path,
                         self._settings.execution_providers,
                         self._settings.intra_op_threads,
+                        self._tracer,
                     )
                     states[version] = (READY, "")
                 except MLInferError as exc:

@@ -9,8 +9,9 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from numpy.typing import NDArray
 import onnxruntime as ort
+from numpy.typing import NDArray
+from opentelemetry import trace
 from tritonclient.grpc import model_config_pb2 as mc
 
 from mlinfer.backends.embedded import onnx_session
@@ -22,6 +23,7 @@ from mlinfer.core.errors import InvalidInputError, MLInferError
 from mlinfer.core.model_spec import ModelSpec
 from mlinfer.core.stats import ExecutionTiming, ModelStats
 from mlinfer.core.types import InferRequest, InferResponse, Tensor
+from mlinfer.observability.tracing import record_span, wall_ns
 
 log = logging.getLogger(__name__)
 
@@ -34,8 +36,10 @@ class LoadedVersion:
         spec: ModelSpec,
         version: int,
         sessions: list[ort.InferenceSession],
+        tracer: trace.Tracer | None = None,
     ) -> None:
         self.spec = spec
+        self._tracer = tracer or trace.NoOpTracer()
         self.version = version
         self.stats = ModelStats(spec.name, str(version))
         self._sessions = sessions
@@ -57,6 +61,7 @@ class LoadedVersion:
         model_path: Path,
         default_providers: Sequence[str],
         intra_op_threads: int,
+        tracer: trace.Tracer | None = None,
     ) -> LoadedVersion:
         """Create one session per instance, check the config against the graph, warm up."""
         places = onnx_session.placements(config, default_providers)
@@ -65,7 +70,7 @@ class LoadedVersion:
         ]
         onnx_session.complete_config(config, sessions[0])
         onnx_session.check_against_graph(config, sessions[0])
-        loaded = cls(spec_for(config), version, sessions)
+        loaded = cls(spec_for(config), version, sessions, tracer)
         loaded.warm_up()
         return loaded
 
@@ -99,13 +104,31 @@ class LoadedVersion:
         assert self._scheduler is not None, "start() the model before inferring"
         start = time.monotonic_ns()
         try:
-            future = self._scheduler.submit(request, batch_size, _shape_key(request))
-            response: InferResponse = await future
+            pending = self._scheduler.submit(request, batch_size, _shape_key(request))
+            response: InferResponse = await pending.future
         except MLInferError:
             self.stats.fail.add(time.monotonic_ns() - start)
             raise
         self.stats.success.add(time.monotonic_ns() - start)
+        self._trace_batch(pending)
         return response
+
+    def _trace_batch(self, pending: PendingRequest) -> None:
+        attributes = {"mlinfer.model": self.spec.name, "mlinfer.model_version": self.version}
+        record_span(
+            self._tracer,
+            "batch.queue",
+            wall_ns(pending.enqueue_ns),
+            wall_ns(pending.dispatch_ns),
+            attributes,
+        )
+        record_span(
+            self._tracer,
+            "batch.execute",
+            wall_ns(pending.dispatch_ns),
+            wall_ns(pending.done_ns),
+            {**attributes, "mlinfer.batch_requests": pending.batch_size},
+        )
 
     def _record_queue(self, pending: PendingRequest, queued_ns: int) -> None:
         self.stats.queue.add(queued_ns)

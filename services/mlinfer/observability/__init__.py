@@ -1,0 +1,1 @@
+"""Tracing (OpenTelemetry), structured logs and gateway metrics."""

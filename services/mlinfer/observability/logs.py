@@ -1,0 +1,32 @@
+"""Structured JSON logs (python-json-logger) and the one-line-per-request record."""
+
+from __future__ import annotations
+
+import logging
+import sys
+from typing import Any
+
+from pythonjsonlogger.json import JsonFormatter
+
+ACCESS_LOGGER = "mlinfer.access"
+
+
+def configure_logging(level: str, fmt: str) -> None:
+    handler = logging.StreamHandler(sys.stderr)
+    if fmt == "json":
+        handler.setFormatter(
+            JsonFormatter(
+                "%(asctime)s %(levelname)s %(name)s %(message)s",
+                rename_fields={"levelname": "level", "asctime": "time", "name": "logger"},
+            )
+        )
+    else:
+        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(level.upper())
+
+
+def log_request(logger: logging.Logger, **fields: Any) -> None:
+    """One line per inference request: id, model, version, status, latency, cache, identity."""
+    logger.info("request", extra={k: v for k, v in fields.items() if v is not None})
