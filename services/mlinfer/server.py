@@ -69,7 +69,7 @@ class Server:
         PlatformCollector(registry=self.registry)
         self.metrics = GatewayMetrics(self.registry)
         self.tracer_provider = tracer_provider or create_tracer_provider(settings)
-        tracer = get_tracer(self.tracer_provider)
+        self.tracer = tracer = get_tracer(self.tracer_provider)
         self.backend = make_backend(settings, tracer)
         self.dataplane = DataPlane(
             self.backend, admission=make_admission(settings, self.metrics), tracer=tracer
@@ -91,7 +91,7 @@ class Server:
         return self.endpoints
 
     async def _start_rest(self) -> str:
-        app = create_app(self.dataplane, self.settings, self.registry, self.metrics)
+        app = create_app(self.dataplane, self.settings, self.registry, self.metrics, self.tracer)
         config = uvicorn.Config(
             app,
             host=self.settings.host,
@@ -116,7 +116,7 @@ class Server:
     async def _start_grpc(self) -> str:
         from mlinfer.grpc.server import GrpcServer
 
-        server = GrpcServer(self.dataplane, self.settings, self.metrics)
+        server = GrpcServer(self.dataplane, self.settings, self.metrics, self.tracer)
         self._grpc_server = server
         return await server.start()
 

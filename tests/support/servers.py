@@ -20,8 +20,16 @@ from mlinfer.server import Server
 class ServerThread:
     """An in-process :class:`Server` on its own event loop, bound to free loopback ports."""
 
-    def __init__(self, settings: Settings, *, rest: bool = True, grpc: bool = False) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        rest: bool = True,
+        grpc: bool = False,
+        tracer_provider: Any = None,
+    ) -> None:
         self.settings = settings
+        self._tracer_provider = tracer_provider
         self._rest, self._grpc = rest, grpc
         self._ready = threading.Event()
         self._error: BaseException | None = None
@@ -39,7 +47,12 @@ class ServerThread:
         self._loop = asyncio.get_running_loop()
         self._stop = asyncio.Event()
         try:
-            self.server = Server(self.settings, rest=self._rest, grpc=self._grpc)
+            self.server = Server(
+                self.settings,
+                rest=self._rest,
+                grpc=self._grpc,
+                tracer_provider=self._tracer_provider,
+            )
             endpoints = await self.server.start()
             self.http, self.grpc = endpoints.http, endpoints.grpc or ""
         except BaseException as exc:  # surfaced to the test thread in start()

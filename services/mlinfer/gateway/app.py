@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from fastapi import FastAPI
 from fastapi.exceptions import RequestValidationError
+from opentelemetry import trace
 from prometheus_client import CollectorRegistry
 
 import mlinfer
@@ -21,6 +22,7 @@ def create_app(
     settings: Settings,
     registry: CollectorRegistry,
     metrics: GatewayMetrics,
+    tracer: trace.Tracer,
 ) -> FastAPI:
     app = FastAPI(
         title="mlinfer",
@@ -31,6 +33,6 @@ def create_app(
     app.add_middleware(GatewayMiddleware, metrics=metrics)
     app.add_exception_handler(MLInferError, handle_mlinfer_error)
     app.add_exception_handler(RequestValidationError, handle_validation_error)
-    app.include_router(routes_v2.build_router(dataplane, settings, metrics))
+    app.include_router(routes_v2.build_router(dataplane, settings, metrics, tracer))
     app.include_router(routes_simple.build_router(dataplane, registry))
     return app

@@ -6,6 +6,7 @@ import logging
 import time
 
 from fastapi import APIRouter
+from opentelemetry import trace
 from starlette.requests import Request
 from starlette.responses import Response
 
@@ -24,6 +25,7 @@ from mlinfer.gateway.codec import (
 from mlinfer.gateway.responses import json_response
 from mlinfer.observability.logs import ACCESS_LOGGER, log_request
 from mlinfer.observability.metrics import GatewayMetrics
+from mlinfer.observability.tracing import server_span
 
 
 def _status(ok: bool) -> Response:
@@ -40,7 +42,9 @@ def apply_priority_header(request: InferRequest, header: str | None) -> None:
     request.priority = int(header)
 
 
-def build_router(dataplane: DataPlane, settings: Settings, metrics: GatewayMetrics) -> APIRouter:
+def build_router(
+    dataplane: DataPlane, settings: Settings, metrics: GatewayMetrics, tracer: trace.Tracer
+) -> APIRouter:
     router = APIRouter(prefix="/v2", tags=["Open Inference Protocol"])
     limit = settings.max_request_bytes
     access = logging.getLogger(ACCESS_LOGGER)
@@ -94,7 +98,8 @@ def build_router(dataplane: DataPlane, settings: Settings, metrics: GatewayMetri
                 model, version, body, request.headers.get(HEADER_LENGTH)
             )
             apply_priority_header(infer_request, request.headers.get("x-priority"))
-            response = await dataplane.infer(infer_request)
+            with server_span(tracer, f"POST /v2/models/{model}/infer", request.headers, "http"):
+                response = await dataplane.infer(infer_request)
             payload, header_length = encode_infer_response(response, infer_request)
             headers = {}
             if header_length is not None:

@@ -7,6 +7,7 @@ import logging
 import grpc
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
+from opentelemetry import trace
 from tritonclient.grpc import service_pb2 as pb
 from tritonclient.grpc import service_pb2_grpc
 
@@ -22,7 +23,14 @@ SERVICE_NAME = pb.DESCRIPTOR.services_by_name["GRPCInferenceService"].full_name
 
 
 class GrpcServer:
-    def __init__(self, dataplane: DataPlane, settings: Settings, metrics: GatewayMetrics) -> None:
+    def __init__(
+        self,
+        dataplane: DataPlane,
+        settings: Settings,
+        metrics: GatewayMetrics,
+        tracer: trace.Tracer | None = None,
+    ) -> None:
+        self._tracer = tracer or trace.NoOpTracer()
         self._dataplane = dataplane
         self._settings = settings
         self._metrics = metrics
@@ -46,7 +54,7 @@ class GrpcServer:
             options=self._options(), interceptors=[MetricsInterceptor(self._metrics)]
         )
         service_pb2_grpc.add_GRPCInferenceServiceServicer_to_server(
-            InferenceServicer(self._dataplane, self._settings), server
+            InferenceServicer(self._dataplane, self._settings, self._tracer), server
         )
         health_pb2_grpc.add_HealthServicer_to_server(self._health, server)
         reflection.enable_server_reflection(

@@ -10,6 +10,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any, TypeVar
 
 import grpc
+from opentelemetry import trace
 from tritonclient.grpc import service_pb2 as pb
 from tritonclient.grpc import service_pb2_grpc
 
@@ -20,7 +21,9 @@ from mlinfer.core.types import InferRequest, InferResponse
 from mlinfer.grpc import converters
 from mlinfer.grpc.errors import grpc_code, trailing_metadata
 from mlinfer.observability.logs import ACCESS_LOGGER, log_request
+from mlinfer.observability.tracing import server_span
 
+SERVICE = "inference.GRPCInferenceService"
 Req = TypeVar("Req")
 Resp = TypeVar("Resp")
 Handler = Callable[[Any, Req, grpc.aio.ServicerContext], Awaitable[Resp]]
@@ -42,8 +45,11 @@ def _mapped_errors(handler: Handler[Req, Resp]) -> Handler[Req, Resp]:
 
 
 class InferenceServicer(service_pb2_grpc.GRPCInferenceServiceServicer):  # type: ignore[misc]
-    def __init__(self, dataplane: DataPlane, settings: Settings) -> None:
+    def __init__(
+        self, dataplane: DataPlane, settings: Settings, tracer: trace.Tracer | None = None
+    ) -> None:
         self._dp = dataplane
+        self._tracer = tracer or trace.NoOpTracer()
         self._access_log = settings.access_log
         self._access = logging.getLogger(ACCESS_LOGGER)
 
@@ -109,8 +115,9 @@ class InferenceServicer(service_pb2_grpc.GRPCInferenceServiceServicer):  # type:
         status = "OK"
         try:
             request = converters.request_from_proto(message)
-            request.trace_headers = _trace_headers(context)
-            response = await self._dp.infer(request)
+            headers = _trace_headers(context)
+            with server_span(self._tracer, f"{SERVICE}/ModelInfer", headers, "grpc"):
+                response = await self._dp.infer(request)
             return response
         except MLInferError as exc:
             status = grpc_code(exc).name

@@ -7,7 +7,8 @@ trace spans client -> mlinfer -> Triton.
 from __future__ import annotations
 
 import time
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from typing import Any
 
 from opentelemetry import context as otel_context
@@ -79,6 +80,21 @@ def inject_headers() -> dict[str, str]:
     carrier: dict[str, str] = {}
     _PROPAGATOR.inject(carrier)
     return carrier
+
+
+@contextmanager
+def server_span(
+    tracer: trace.Tracer, name: str, headers: Mapping[str, str], protocol: str
+) -> Iterator[trace.Span]:
+    """The transport's span, continuing the client's trace when it sent ``traceparent``."""
+    carrier = {k: v for k, v in headers.items() if k in ("traceparent", "tracestate")}
+    with tracer.start_as_current_span(
+        name,
+        context=extract_context(carrier) if carrier else None,
+        kind=trace.SpanKind.SERVER,
+        attributes={"rpc.system" if protocol == "grpc" else "http.scheme": protocol},
+    ) as span:
+        yield span
 
 
 def record_span(

@@ -6,8 +6,8 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-from numpy.typing import NDArray
 import onnx
+from numpy.typing import NDArray
 from onnx import TensorProto
 
 from mlinfer.samples.graph import FLOAT, INT32, INT64, GraphBuilder
