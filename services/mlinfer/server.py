@@ -102,6 +102,8 @@ class Server:
             loop="none",
             http="auto",
             timeout_graceful_shutdown=int(self.settings.shutdown_grace_seconds),
+            ssl_certfile=self.settings.tls_cert_file,
+            ssl_keyfile=self.settings.tls_key_file,
         )
         self._uvicorn = uvicorn.Server(config)
         self._uvicorn_task = asyncio.create_task(self._uvicorn.serve(), name="rest")

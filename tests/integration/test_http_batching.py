@@ -9,10 +9,10 @@ from pathlib import Path
 import httpx
 import numpy as np
 import tritonclient.http as httpclient
-from tests.support.servers import ServerThread, settings_for, wait_until
-from tests.support.slow_model import slow_model
 
 from mlinfer.samples.writer import write_model
+from tests.support.servers import ServerThread, settings_for, wait_until
+from tests.support.slow_model import slow_model
 
 
 def _metric(text: str, name: str, model: str) -> float:

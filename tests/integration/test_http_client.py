@@ -6,10 +6,10 @@ import numpy as np
 import pytest
 import tritonclient.http as httpclient
 import tritonclient.http.aio as aiohttpclient
-from tests.support.servers import ServerThread
 from tritonclient.utils import InferenceServerException, np_to_triton_dtype, triton_to_np_dtype
 
 from mlinfer.samples.models import IDENTITY_TYPES, digits_split
+from tests.support.servers import ServerThread
 
 
 @pytest.fixture

@@ -9,6 +9,7 @@ from collections.abc import Iterator
 import httpx
 import numpy as np
 import pytest
+
 from tests.support.servers import ServerThread, settings_for
 
 ONES = [1] * 16

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field
+from pydantic import Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 ModelControlMode = Literal["none", "explicit", "poll"]
@@ -48,6 +48,13 @@ class Settings(BaseSettings):
     shutdown_grace_seconds: float = Field(
         10.0, description="How long shutdown waits for in-flight requests to drain."
     )
+    tls_cert_file: Path | None = Field(
+        None, description="PEM certificate: serve REST (HTTPS) and gRPC over TLS."
+    )
+    tls_key_file: Path | None = Field(None, description="PEM private key for tls_cert_file.")
+    cors_allow_origins: list[str] = Field(
+        default_factory=list, description="Origins allowed by CORS (empty = CORS off)."
+    )
     log_level: str = Field("INFO", description="Python logging level.")
     log_format: Literal["json", "text"] = Field(
         "json", description="json: one JSON object per line; text: for humans."
@@ -75,3 +82,9 @@ class Settings(BaseSettings):
     otel_sample_ratio: float = Field(
         1.0, description="Fraction of new traces sampled (parent decisions are honoured)."
     )
+
+    @model_validator(mode="after")
+    def _tls_pair(self) -> Settings:
+        if (self.tls_cert_file is None) != (self.tls_key_file is None):
+            raise ValueError("tls_cert_file and tls_key_file must be given together")
+        return self

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from fastapi import FastAPI
 from fastapi.exceptions import RequestValidationError
+from fastapi.middleware.cors import CORSMiddleware
 from opentelemetry import trace
 from prometheus_client import CollectorRegistry
 
@@ -30,6 +31,14 @@ def create_app(
         "REST API with the binary tensor data and classification extensions.",
         version=mlinfer.__version__,
     )
+    if settings.cors_allow_origins:
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=settings.cors_allow_origins,
+            allow_methods=["GET", "POST"],
+            allow_headers=["*"],
+            expose_headers=["Inference-Header-Content-Length", "X-Cache", "Retry-After"],
+        )
     app.add_middleware(GatewayMiddleware, metrics=metrics)
     app.add_exception_handler(MLInferError, handle_mlinfer_error)
     app.add_exception_handler(RequestValidationError, handle_validation_error)

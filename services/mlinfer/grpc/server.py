@@ -61,7 +61,18 @@ class GrpcServer:
             (SERVICE_NAME, health.SERVICE_NAME, reflection.SERVICE_NAME), server
         )
         address = f"{self._settings.host}:{self._settings.grpc_port}"
-        port = server.add_insecure_port(address)
+        if self._settings.tls_cert_file and self._settings.tls_key_file:
+            credentials = grpc.ssl_server_credentials(
+                [
+                    (
+                        self._settings.tls_key_file.read_bytes(),
+                        self._settings.tls_cert_file.read_bytes(),
+                    )
+                ]
+            )
+            port = server.add_secure_port(address, credentials)
+        else:
+            port = server.add_insecure_port(address)
         if port == 0:
             raise OSError(f"gRPC server could not bind {address}")
         await server.start()

@@ -8,7 +8,6 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from tests.support.servers import settings_for
 
 from mlinfer.backends.embedded.backend import EmbeddedBackend
 from mlinfer.core.dataplane import DataPlane
@@ -21,6 +20,7 @@ from mlinfer.core.errors import (
 from mlinfer.core.types import InferRequest, Tensor
 from mlinfer.samples.models import simple_add_sub
 from mlinfer.samples.writer import write_model
+from tests.support.servers import settings_for
 
 
 def _simple_request(version: str = "") -> InferRequest:
