@@ -5,9 +5,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-import numpy as np
-from numpy.typing import NDArray
 from google.protobuf import json_format
+from numpy.typing import NDArray
 from tritonclient.grpc import service_pb2 as pb
 
 from mlinfer.core import datatypes
