@@ -1,0 +1,49 @@
+"""Fixtures for auth tests: a shared HS256 secret, a fake clock and a real JWKS server."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+
+from mlinfer.auth import new_jwt_secret
+from tests.support.jwks_server import JwksServer, SigningKey
+
+
+class FakeClock:
+    """Monotonic seconds that only move when a test says so."""
+
+    def __init__(self, now: float = 1000.0) -> None:
+        self.now = now
+
+    def __call__(self) -> float:
+        return self.now
+
+    def advance(self, seconds: float) -> None:
+        self.now += seconds
+
+
+@pytest.fixture
+def clock() -> FakeClock:
+    return FakeClock()
+
+
+@pytest.fixture(scope="session")
+def secret() -> str:
+    return new_jwt_secret()
+
+
+@pytest.fixture(scope="session")
+def rsa_key() -> SigningKey:
+    return SigningKey.rsa("rsa-1")
+
+
+@pytest.fixture(scope="session")
+def ec_key() -> SigningKey:
+    return SigningKey.ec("ec-1")
+
+
+@pytest.fixture
+def jwks_server(rsa_key: SigningKey, ec_key: SigningKey) -> Iterator[JwksServer]:
+    with JwksServer([rsa_key.public_jwk(), ec_key.public_jwk()]) as server:
+        yield server
