@@ -11,11 +11,11 @@ from typing import cast
 import numpy as np
 import pytest
 import redis.asyncio as aioredis
-from tests.support.redis_server import RedisServer
 
 from mlinfer.cache import CacheObserver, ResponseCache
 from mlinfer.cache.redis_backend import RedisBackend
 from mlinfer.core.types import InferRequest, InferResponse, Tensor
+from tests.support.redis_server import RedisServer
 
 PREFIX = "test:rc:"
 
