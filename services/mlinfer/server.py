@@ -12,12 +12,19 @@ from opentelemetry.sdk.trace import TracerProvider
 from prometheus_client import CollectorRegistry, PlatformCollector, ProcessCollector
 
 from mlinfer.admission.controller import AdmissionController
+from mlinfer.auth.authenticator import Authenticator
+from mlinfer.auth.guard import AccessGuard
 from mlinfer.backends.base import Backend
+from mlinfer.cache.factory import CacheSettings, create_response_cache
+from mlinfer.cache.policy import cache_enabled
+from mlinfer.cache.response_cache import ResponseCache
+from mlinfer.cache.stats import CacheObserver
 from mlinfer.core.dataplane import DataPlane
 from mlinfer.core.settings import Settings
 from mlinfer.gateway.app import create_app
 from mlinfer.observability.metrics import GatewayMetrics
 from mlinfer.observability.tracing import create_tracer_provider, get_tracer
+from mlinfer.ratelimit.limiter import RateLimiter
 
 log = logging.getLogger(__name__)
 
@@ -46,6 +53,35 @@ def make_admission(settings: Settings, metrics: GatewayMetrics) -> AdmissionCont
     return controller
 
 
+class _CacheMetrics(CacheObserver):
+    def __init__(self, metrics: GatewayMetrics) -> None:
+        self._metrics = metrics
+
+    def on_backend_failure(self, backend: str, error: BaseException) -> None:
+        self._metrics.cache_errors.inc()
+
+
+def make_cache(settings: Settings, metrics: GatewayMetrics) -> ResponseCache | None:
+    cache_settings = CacheSettings(
+        backend=settings.cache_backend,
+        max_bytes=settings.cache_max_bytes,
+        max_entries=settings.cache_max_entries,
+        max_entry_bytes=settings.cache_max_entry_bytes,
+        ttl_seconds=settings.cache_ttl_seconds,
+        redis_url=settings.cache_redis_url,
+        redis_prefix=settings.cache_redis_prefix,
+        redis_timeout_seconds=settings.cache_redis_timeout_seconds,
+        redis_retry_seconds=settings.cache_redis_retry_seconds,
+        key_hash=settings.cache_key_hash,
+    )
+    return create_response_cache(cache_settings, _CacheMetrics(metrics))
+
+
+def make_guard(settings: Settings, metrics: GatewayMetrics) -> AccessGuard:
+    limiter = RateLimiter.from_settings(settings, on_fallback=metrics.ratelimit_fallbacks.inc)
+    return AccessGuard(Authenticator.from_settings(settings), limiter, metrics)
+
+
 @dataclass(frozen=True)
 class Endpoints:
     http: str  # host:port
@@ -71,8 +107,14 @@ class Server:
         self.tracer_provider = tracer_provider or create_tracer_provider(settings)
         self.tracer = tracer = get_tracer(self.tracer_provider)
         self.backend = make_backend(settings, tracer)
+        self.cache = make_cache(settings, self.metrics)
+        self.guard = make_guard(settings, self.metrics)
         self.dataplane = DataPlane(
-            self.backend, admission=make_admission(settings, self.metrics), tracer=tracer
+            self.backend,
+            admission=make_admission(settings, self.metrics),
+            cache=self.cache,
+            cache_policy=cache_enabled,
+            tracer=tracer,
         )
         self._rest = rest
         self._grpc = grpc
@@ -82,6 +124,7 @@ class Server:
         self.endpoints = Endpoints("", None)
 
     async def start(self) -> Endpoints:
+        await self.guard.start()
         await self.backend.start()
         http = ""
         if self._rest:
@@ -91,7 +134,9 @@ class Server:
         return self.endpoints
 
     async def _start_rest(self) -> str:
-        app = create_app(self.dataplane, self.settings, self.registry, self.metrics, self.tracer)
+        app = create_app(
+            self.dataplane, self.settings, self.registry, self.metrics, self.tracer, self.guard
+        )
         config = uvicorn.Config(
             app,
             host=self.settings.host,
@@ -118,7 +163,7 @@ class Server:
     async def _start_grpc(self) -> str:
         from mlinfer.grpc.server import GrpcServer
 
-        server = GrpcServer(self.dataplane, self.settings, self.metrics, self.tracer)
+        server = GrpcServer(self.dataplane, self.settings, self.metrics, self.tracer, self.guard)
         self._grpc_server = server
         return await server.start()
 
@@ -143,5 +188,8 @@ class Server:
             self._uvicorn.should_exit = True
             await self._uvicorn_task
         await self.backend.stop()
+        await self.guard.close()
+        if self.cache is not None:
+            await self.cache.close()
         if self.tracer_provider is not None:
             self.tracer_provider.shutdown()  # type: ignore[no-untyped-call]

@@ -95,6 +95,7 @@ def settings_for(repository: Path, **overrides: Any) -> Settings:
         "model_repository": repository,
         "shutdown_grace_seconds": 5.0,
         "log_level": "WARNING",
+        "auth_mode": "disabled",
     }
     base.update(overrides)
     return Settings(**base)
@@ -115,7 +116,9 @@ def cli_command(*args: str) -> list[str]:
     return [sys.executable, "-m", "mlinfer", *args]
 
 
-def start_cli_server(repository: Path, *extra: str) -> tuple[subprocess.Popen[str], str]:
+def start_cli_server(
+    repository: Path, *extra: str, env: dict[str, str] | None = None
+) -> tuple[subprocess.Popen[str], str]:
     """``mlinfer serve`` as a subprocess on free ports; returns the process and REST URL."""
     from tests.support.ports import free_port
 
@@ -136,7 +139,12 @@ def start_cli_server(repository: Path, *extra: str) -> tuple[subprocess.Popen[st
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,
-        env={**os.environ, "MLINFER_LOG_LEVEL": "WARNING"},
+        env={
+            **os.environ,
+            "MLINFER_LOG_LEVEL": "WARNING",
+            "MLINFER_AUTH_MODE": "disabled",
+            **(env or {}),
+        },
     )
     url = f"127.0.0.1:{port}"
 

@@ -85,13 +85,14 @@ class AdmissionController:
             self._on_wait(0.0)
             return 0.0
         if len(self._waiters) >= self.max_queue:
-            self.stats.shed_queue_full += 1
-            self._on_shed("queue_full")
-            raise UnavailableError(
-                f"server overloaded: admission queue is full ({self.max_queue} requests "
-                "waiting); retry later",
-                retry_after_s=max(self.max_wait_s, 1.0),
-            )
+            worst = max(self._waiters, default=None)
+            if worst is None or worst.priority <= priority:
+                self._shed_full()
+                raise self._queue_full_error()
+            # A more important request takes the place of the least important waiter.
+            self._remove(worst)
+            self._shed_full()
+            worst.future.set_exception(self._queue_full_error())
         waiter = _Waiter(priority, next(self._seq), asyncio.get_running_loop().create_future())
         heapq.heappush(self._waiters, waiter)
         self.stats.queued = len(self._waiters)
@@ -99,7 +100,10 @@ class AdmissionController:
         try:
             await asyncio.wait_for(asyncio.shield(waiter.future), self.max_wait_s)
         except TimeoutError:
-            if waiter.future.done():  # admitted in the same instant: keep the slot
+            if waiter.future.done():  # decided in the same instant as the timeout
+                evicted = waiter.future.exception()
+                if evicted is not None:
+                    raise evicted from None
                 return time.monotonic() - start
             self._remove(waiter)
             self.stats.shed_timeout += 1
@@ -109,15 +113,28 @@ class AdmissionController:
                 "retry later",
                 retry_after_s=max(self.max_wait_s, 1.0),
             ) from None
+        except UnavailableError:
+            raise  # evicted by a more important request
         except asyncio.CancelledError:
-            if waiter.future.done():
-                self._release()  # the slot was handed to us; pass it on
-            else:
+            if not waiter.future.done():
                 self._remove(waiter)
+            elif waiter.future.exception() is None:
+                self._release()  # the slot was handed to us; pass it on
             raise
         waited = time.monotonic() - start
         self._on_wait(waited)
         return waited
+
+    def _shed_full(self) -> None:
+        self.stats.shed_queue_full += 1
+        self._on_shed("queue_full")
+
+    def _queue_full_error(self) -> UnavailableError:
+        return UnavailableError(
+            f"server overloaded: admission queue is full ({self.max_queue} requests "
+            "waiting); retry later",
+            retry_after_s=max(self.max_wait_s, 1.0),
+        )
 
     def _remove(self, waiter: _Waiter) -> None:
         self._waiters.remove(waiter)

@@ -93,7 +93,11 @@ class AuthConfig:
         if self.mode == "disabled":
             return
         if self.jwt_secret is None and self.jwks_url is None and not self.api_keys:
-            raise ValueError("auth mode 'required' needs a JWT secret, a JWKS URL or API keys")
+            raise ValueError(
+                "auth mode 'required' needs a JWT secret (MLINFER_AUTH_JWT_SECRET), a JWKS URL "
+                "(MLINFER_AUTH_JWKS_URL) or API keys (MLINFER_AUTH_API_KEYS); to run without "
+                "authentication set MLINFER_AUTH_MODE=disabled explicitly"
+            )
         if self.jwt_secret is not None:
             for algorithm in sorted(algorithms & HMAC_ALGORITHMS):
                 check_secret(self.jwt_secret, algorithm)

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import logging
 import sys
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 from mlinfer.core.settings import Settings
+from mlinfer.observability.logs import configure_logging
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -50,10 +50,34 @@ def _parser() -> argparse.ArgumentParser:
             cmd.add_argument("model")
         cmd.add_argument("--url", default="http://127.0.0.1:8000", help="server REST URL")
         cmd.set_defaults(run=_run_models, action=name)
+    auth = sub.add_parser("auth", help="API keys and tokens")
+    asub = auth.add_subparsers(title="auth commands")
+    asub.add_parser("new-key", help="print a new random API key").set_defaults(
+        run=lambda _: _print(_auth().new_api_key())
+    )
+    hash_key = asub.add_parser("hash-key", help="print the hash to configure for an API key")
+    hash_key.add_argument("key")
+    hash_key.set_defaults(run=lambda a: _print(_auth().hash_api_key(a.key)))
+    asub.add_parser("new-secret", help="print a new random HS256 secret").set_defaults(
+        run=lambda _: _print(_auth().new_jwt_secret())
+    )
+    token = asub.add_parser("token", help="issue an HS256 token (secret: MLINFER_AUTH_JWT_SECRET)")
+    token.add_argument("--subject", required=True)
+    token.add_argument("--scope", action="append", default=[], help="infer, models:read, ...")
+    token.add_argument("--model", action="append", default=None, help="allowed model glob")
+    token.add_argument("--ttl", type=int, default=3600, help="seconds until it expires")
+    token.add_argument("--issuer")
+    token.add_argument("--audience")
+    token.set_defaults(run=_run_token)
+
     gen = msub.add_parser("generate", help="write the sample model repository")
     gen.add_argument("--output", type=Path, default=Path("model_repository"))
     gen.add_argument("--only", nargs="*", help="model names to generate (default: all)")
     gen.set_defaults(run=_run_generate)
+
+    bench = sub.add_parser("bench", help="load generator: throughput and latency of a model")
+    _bench_options(bench)
+    bench.set_defaults(run=_run_bench)
     return parser
 
 
@@ -93,10 +117,12 @@ def settings_from_args(args: argparse.Namespace) -> Settings:
 
 
 def _run_serve(args: argparse.Namespace) -> int:
-    settings = settings_from_args(args)
-    logging.basicConfig(
-        level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-    )
+    try:
+        settings = settings_from_args(args)
+    except ValueError as exc:  # pydantic's ValidationError is a ValueError
+        print(f"mlinfer: invalid configuration: {exc}", file=sys.stderr)
+        return 2
+    configure_logging(settings.log_level, settings.log_format)
     try:
         import uvloop
 
@@ -109,7 +135,11 @@ def _run_serve(args: argparse.Namespace) -> int:
 async def _serve(settings: Settings, *, rest: bool, grpc: bool) -> int:
     from mlinfer.server import Server
 
-    server = Server(settings, rest=rest, grpc=grpc)
+    try:
+        server = Server(settings, rest=rest, grpc=grpc)
+    except ValueError as exc:
+        print(f"mlinfer: invalid configuration: {exc}", file=sys.stderr)
+        return 2
     endpoints = await server.start()
     index = await server.dataplane.repository_index(ready_only=True)
     lines = [f"mlinfer ready ({server.backend.name} engine, {len(index)} model versions ready)"]
@@ -155,6 +185,34 @@ def _run_models(args: argparse.Namespace) -> int:
     return 0
 
 
+def _auth() -> Any:
+    import mlinfer.auth
+
+    return mlinfer.auth
+
+
+def _print(text: str) -> int:
+    print(text)
+    return 0
+
+
+def _run_token(args: argparse.Namespace) -> int:
+    secret = Settings().auth_jwt_secret
+    if secret is None:
+        print("mlinfer: set MLINFER_AUTH_JWT_SECRET to sign tokens", file=sys.stderr)
+        return 2
+    token = _auth().issue_token(
+        secret.get_secret_value(),
+        args.subject,
+        args.scope or ["infer"],
+        models=args.model,
+        ttl_s=args.ttl,
+        issuer=args.issuer,
+        audience=args.audience,
+    )
+    return _print(token)
+
+
 def _run_generate(args: argparse.Namespace) -> int:
     from mlinfer.samples.models import SAMPLE_BUILDERS
     from mlinfer.samples.writer import write_repository
@@ -167,6 +225,18 @@ def _run_generate(args: argparse.Namespace) -> int:
     paths = write_repository(args.output, builders, progress=lambda m: print(m, flush=True))
     print(f"{len(paths)} models written to {args.output}")
     return 0
+
+
+def _bench_options(p: argparse.ArgumentParser) -> None:
+    from mlinfer.bench.cli import add_arguments  # stdlib only: cheap
+
+    add_arguments(p)
+
+
+def _run_bench(args: argparse.Namespace) -> int:
+    from mlinfer.bench.cli import run_from_args
+
+    return run_from_args(args)
 
 
 if __name__ == "__main__":

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from typing import Any, Protocol
+from typing import Any
 
 from opentelemetry import trace
 from tritonclient.grpc import model_config_pb2 as mc
@@ -17,8 +17,8 @@ from tritonclient.grpc import model_config_pb2 as mc
 import mlinfer
 from mlinfer.admission.controller import AdmissionController
 from mlinfer.backends.base import Backend, ModelMetricsSnapshot
+from mlinfer.cache.response_cache import ResponseCache
 from mlinfer.core.model_spec import ModelSpec
-from mlinfer.core.stats import Duration
 from mlinfer.core.types import InferRequest, InferResponse, ModelIndexEntry
 from mlinfer.core.validation import validate_request
 from mlinfer.observability.tracing import inject_headers, record_span
@@ -36,19 +36,13 @@ EXTENSIONS = (
 CACHE_HIT_PARAMETER = "cache_hit"
 
 
-class ResponseCacheLike(Protocol):
-    async def lookup(self, request: InferRequest, version: str) -> InferResponse | None: ...
-
-    async def store(self, request: InferRequest, version: str, response: InferResponse) -> None: ...
-
-
 class DataPlane:
     def __init__(
         self,
         backend: Backend,
         *,
         admission: AdmissionController | None = None,
-        cache: ResponseCacheLike | None = None,
+        cache: ResponseCache | None = None,
         cache_policy: Callable[[mc.ModelConfig], bool] | None = None,
         tracer: trace.Tracer | None = None,
     ) -> None:
@@ -57,8 +51,6 @@ class DataPlane:
         self._cache = cache
         self._cache_policy = cache_policy or (lambda _config: False)
         self._tracer = tracer or trace.NoOpTracer()
-        # (model, version) -> (hits, misses); merged into Triton-shaped statistics.
-        self._cache_stats: dict[tuple[str, str], tuple[Duration, Duration]] = {}
 
     async def live(self) -> bool:
         return await self.backend.live()
@@ -130,13 +122,7 @@ class DataPlane:
     async def _lookup(self, request: InferRequest, version: str) -> InferResponse | None:
         assert self._cache is not None
         with self._tracer.start_as_current_span("cache.lookup"):
-            start = time.monotonic_ns()
             cached = await self._cache.lookup(request, version)
-            elapsed = time.monotonic_ns() - start
-        hits, misses = self._cache_stats.setdefault(
-            (request.model_name, version), (Duration(), Duration())
-        )
-        (hits if cached is not None else misses).add(elapsed)
         if cached is not None:
             cached.parameters[CACHE_HIT_PARAMETER] = True
         return cached
@@ -161,9 +147,9 @@ class DataPlane:
         ]
 
     def _with_cache_stats(self, stats: dict[str, Any]) -> dict[str, Any]:
-        counts = self._cache_stats.get((stats["name"], str(stats["version"])))
-        if counts is not None:
-            hits, misses = counts
-            stats["inference_stats"]["cache_hit"] = hits.as_dict()
-            stats["inference_stats"]["cache_miss"] = misses.as_dict()
+        """The gateway's cache sits in front of every backend: its counts go in the stats."""
+        if self._cache is not None:
+            key = (stats["name"], str(stats["version"]))
+            if key in self._cache.stats.models:
+                stats["inference_stats"].update(self._cache.stats.models[key].as_triton())
         return stats

@@ -5,8 +5,12 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, model_validator
+from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from mlinfer.auth.apikeys import ApiKeySpec
+from mlinfer.auth.config import AuthMode
+from mlinfer.ratelimit.bucket import Rate
 
 ModelControlMode = Literal["none", "explicit", "poll"]
 
@@ -81,6 +85,125 @@ class Settings(BaseSettings):
     otel_service_name: str = Field("mlinfer", description="service.name of exported spans.")
     otel_sample_ratio: float = Field(
         1.0, description="Fraction of new traces sampled (parent decisions are honoured)."
+    )
+
+    # -- authentication (mlinfer.auth) --
+    auth_mode: AuthMode = Field(
+        default="required",
+        description="disabled: every request is anonymous with all scopes (logged loudly); "
+        "required: JWT and/or API key on every request.",
+    )
+    auth_jwt_secret: SecretStr | None = Field(
+        default=None, description="Shared HS256 secret (>= 32 bytes); enables HS256 tokens."
+    )
+    auth_jwks_url: str | None = Field(
+        default=None, description="JWKS URL of the identity provider; enables RS/ES tokens."
+    )
+    auth_jwt_algorithms: list[str] = Field(
+        default_factory=lambda: ["HS256", "RS256", "ES256"],
+        description="Accepted JWT algorithms ('none' is always refused).",
+    )
+    auth_jwt_issuer: str | None = Field(
+        default=None, description="Required 'iss' of tokens; unset = not checked."
+    )
+    auth_jwt_audience: str | None = Field(
+        default=None, description="Required 'aud' of tokens; mandatory with a JWKS URL."
+    )
+    auth_jwt_leeway_seconds: float = Field(
+        default=30.0, description="Clock skew tolerated on exp/nbf/iat."
+    )
+    auth_jwt_models_claim: str = Field(
+        default="models", description="Claim holding the model glob allow-list."
+    )
+    auth_jwks_cache_seconds: float = Field(
+        default=300.0, description="JWKS cache time when the response has no Cache-Control."
+    )
+    auth_jwks_min_refetch_seconds: float = Field(
+        default=30.0, description="Minimum time between JWKS fetches (unknown kids included)."
+    )
+    auth_jwks_timeout_seconds: float = Field(default=5.0, description="JWKS fetch timeout.")
+    auth_api_keys: list[ApiKeySpec] = Field(
+        default_factory=list,
+        description='API keys as JSON: [{"name", "hash": "sha256:...", "scopes", "models"}].',
+    )
+    auth_model_access: dict[str, list[str]] = Field(
+        default_factory=dict,
+        description="Subject -> model globs, for tokens without a models claim.",
+    )
+    auth_default_models: list[str] = Field(
+        default_factory=lambda: ["*"],
+        description="Model globs for tokens with neither a models claim nor a mapping.",
+    )
+    # -- rate limits (mlinfer.ratelimit) --
+    ratelimit_identity_rps: float | None = Field(
+        default=None, description="Requests/s per client identity; unset or 0 = unlimited."
+    )
+    ratelimit_identity_burst: float | None = Field(
+        default=None, description="Per-client burst; default max(1, rps)."
+    )
+    ratelimit_model_rps: float | None = Field(
+        default=None, description="Requests/s per model, all clients together; unset = unlimited."
+    )
+    ratelimit_model_burst: float | None = Field(
+        default=None, description="Per-model burst; default max(1, rps)."
+    )
+    ratelimit_overrides: dict[str, Rate] = Field(
+        default_factory=dict,
+        description='"<client>/<model glob>" -> {"requests_per_second", "burst"}, replacing '
+        "the client limit for those models.",
+    )
+    ratelimit_redis_url: str | None = Field(
+        default=None, description="Share buckets between processes through this Redis."
+    )
+    ratelimit_redis_prefix: str = Field(
+        default="mlinfer:rl:", description="Prefix of rate limit keys in Redis."
+    )
+    ratelimit_redis_timeout_seconds: float = Field(
+        default=0.25, description="Redis socket timeout; past it the request is limited locally."
+    )
+    ratelimit_redis_retry_seconds: float = Field(
+        default=1.0, description="How often to probe Redis again during an outage."
+    )
+    auth_open_health: bool = Field(
+        default=True, description="Health endpoints need no credentials (probes, load balancers)."
+    )
+    auth_open_metrics: bool = Field(
+        default=True, description="/metrics needs no credentials (Prometheus scrapes)."
+    )
+
+    # -- response cache (mlinfer.cache) --
+    cache_backend: Literal["memory", "redis", "off"] = Field(
+        default="memory", description="Where cached responses live (models opt in)."
+    )
+    cache_max_bytes: int = Field(
+        default=256 * 1024 * 1024, description="Memory cache: bound on total bytes."
+    )
+    cache_max_entries: int = Field(default=100_000, description="Memory cache: bound on entries.")
+    cache_max_entry_bytes: int = Field(
+        default=4 * 1024 * 1024, description="Larger responses are not cached."
+    )
+    cache_ttl_seconds: float = Field(default=3600.0, description="Entry lifetime; 0 = forever.")
+    cache_redis_url: str = Field(
+        default="redis://127.0.0.1:6379/0", description="Redis for cache_backend=redis."
+    )
+    cache_redis_prefix: str = Field(default="mlinfer:rc:", description="Cache key namespace.")
+    cache_redis_timeout_seconds: float = Field(
+        default=0.25, description="Redis socket timeout; past it the request goes uncached."
+    )
+    cache_redis_retry_seconds: float = Field(
+        default=1.0, description="How long Redis is skipped after a failure."
+    )
+    cache_key_hash: Literal["xxh3_128", "blake2b"] | None = Field(
+        default=None,
+        description="Hash of tensor bytes in cache keys (None: xxh3_128; blake2b where "
+        "clients must not be able to craft collisions).",
+    )
+    # -- image inference (mlinfer.imaging) --
+    image_max_bytes: int = Field(
+        default=20 * 1024 * 1024, description="Largest encoded image for /infer/image."
+    )
+    image_max_pixels: int = Field(
+        default=40_000_000, description="Largest decoded image (decompression-bomb guard)."
     )
 
     @model_validator(mode="after")

@@ -89,6 +89,8 @@ def tensor_to_bytes(tensor: Tensor) -> bytes | memoryview:
     if tensor.datatype == "BYTES":
         return datatypes.serialize_bytes_tensor(tensor.data)
     data = np.ascontiguousarray(tensor.data)
+    if data.size == 0:
+        return b""  # memoryview.cast refuses shapes with a zero dimension
     return memoryview(data.data).cast("B")
 
 

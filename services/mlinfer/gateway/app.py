@@ -9,10 +9,11 @@ from opentelemetry import trace
 from prometheus_client import CollectorRegistry
 
 import mlinfer
+from mlinfer.auth.guard import AccessGuard
 from mlinfer.core.dataplane import DataPlane
 from mlinfer.core.errors import MLInferError
 from mlinfer.core.settings import Settings
-from mlinfer.gateway import routes_simple, routes_v2
+from mlinfer.gateway import routes_image, routes_simple, routes_v2
 from mlinfer.gateway.errors import handle_mlinfer_error, handle_validation_error
 from mlinfer.gateway.middleware import GatewayMiddleware
 from mlinfer.observability.metrics import GatewayMetrics
@@ -24,6 +25,7 @@ def create_app(
     registry: CollectorRegistry,
     metrics: GatewayMetrics,
     tracer: trace.Tracer,
+    guard: AccessGuard,
 ) -> FastAPI:
     app = FastAPI(
         title="mlinfer",
@@ -42,6 +44,7 @@ def create_app(
     app.add_middleware(GatewayMiddleware, metrics=metrics)
     app.add_exception_handler(MLInferError, handle_mlinfer_error)
     app.add_exception_handler(RequestValidationError, handle_validation_error)
-    app.include_router(routes_v2.build_router(dataplane, settings, metrics, tracer))
-    app.include_router(routes_simple.build_router(dataplane, registry))
+    app.include_router(routes_v2.build_router(dataplane, settings, tracer, guard))
+    app.include_router(routes_image.build_router(dataplane, settings, guard))
+    app.include_router(routes_simple.build_router(dataplane, registry, settings, guard))
     return app

@@ -16,6 +16,9 @@ def error_response(exc: MLInferError) -> Response:
     headers = {}
     if exc.retry_after_s is not None:
         headers["Retry-After"] = str(max(1, math.ceil(exc.retry_after_s)))
+    challenge = getattr(exc, "www_authenticate", None)  # 401/403 from mlinfer.auth
+    if challenge:
+        headers["WWW-Authenticate"] = challenge
     return json_response({"error": exc.message}, exc.status.value, headers)
 
 

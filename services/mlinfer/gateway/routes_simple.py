@@ -9,14 +9,19 @@ import numpy as np
 from fastapi import APIRouter
 from prometheus_client import CollectorRegistry, generate_latest
 from pydantic import BaseModel, Field
+from starlette.requests import Request
 from starlette.responses import Response
 
+from mlinfer.auth.guard import AccessGuard
+from mlinfer.auth.identity import Scope
 from mlinfer.core.dataplane import DataPlane
 from mlinfer.core.errors import InvalidInputError
+from mlinfer.core.settings import Settings
 from mlinfer.core.tensors import tensor_from_list, tensor_to_list
 from mlinfer.core.types import InferRequest, RequestedOutput
 from mlinfer.exporter import triton_metrics
 from mlinfer.gateway.responses import json_response
+from mlinfer.gateway.security import authorize_http
 
 PROMETHEUS_CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 
@@ -33,11 +38,15 @@ class SimpleInferRequest(BaseModel):
     timeout_us: int = Field(0, ge=0, description="Queue timeout override in microseconds.")
 
 
-def build_router(dataplane: DataPlane, registry: CollectorRegistry) -> APIRouter:
+def build_router(
+    dataplane: DataPlane, registry: CollectorRegistry, settings: Settings, guard: AccessGuard
+) -> APIRouter:
     router = APIRouter(tags=["Convenience API"])
 
     @router.get("/health", summary="Server and model health")
-    async def health() -> Response:
+    async def health(request: Request) -> Response:
+        if not settings.auth_open_health:
+            await authorize_http(guard, request, Scope.MODELS_READ)
         live, ready = await dataplane.live(), await dataplane.ready()
         rows = await dataplane.repository_index()
         models = {
@@ -54,9 +63,12 @@ def build_router(dataplane: DataPlane, registry: CollectorRegistry) -> APIRouter
         return json_response(body, 200 if ready else 503)
 
     @router.get("/models", summary="Models with their versions, state and signature")
-    async def models() -> Response:
+    async def models(request: Request) -> Response:
+        identity = await authorize_http(guard, request, Scope.MODELS_READ)
         out = []
-        for row in await dataplane.repository_index():
+        rows = await dataplane.repository_index()
+        visible = set(identity.visible_models(r.name for r in rows))
+        for row in (r for r in rows if r.name in visible):
             item: dict[str, Any] = {
                 "name": row.name,
                 "version": row.version,
@@ -70,7 +82,8 @@ def build_router(dataplane: DataPlane, registry: CollectorRegistry) -> APIRouter
         return json_response(out)
 
     @router.post("/infer", summary="Inference with inputs as nested lists")
-    async def infer(body: SimpleInferRequest) -> Response:
+    async def infer(request: Request, body: SimpleInferRequest) -> Response:
+        await authorize_http(guard, request, Scope.INFER, body.model_name)
         spec = await dataplane.model_spec(body.model_name, body.model_version)
         tensors = []
         for name, value in body.inputs.items():
@@ -118,7 +131,9 @@ def build_router(dataplane: DataPlane, registry: CollectorRegistry) -> APIRouter
         )
 
     @router.get("/metrics", summary="Prometheus metrics (Triton's nv_* names)")
-    async def metrics() -> Response:
+    async def metrics(request: Request) -> Response:
+        if not settings.auth_open_metrics:
+            await authorize_http(guard, request, Scope.MODELS_READ)
         text = triton_metrics.render(await dataplane.metrics_snapshot())
         return Response(
             text.encode() + generate_latest(registry), media_type=PROMETHEUS_CONTENT_TYPE

@@ -10,6 +10,8 @@ from opentelemetry import trace
 from starlette.requests import Request
 from starlette.responses import Response
 
+from mlinfer.auth.guard import AccessGuard, audited
+from mlinfer.auth.identity import Identity, Scope
 from mlinfer.core.dataplane import CACHE_HIT_PARAMETER, DataPlane
 from mlinfer.core.errors import InvalidInputError, MLInferError
 from mlinfer.core.model_config import config_to_json
@@ -23,8 +25,8 @@ from mlinfer.gateway.codec import (
     parse_json,
 )
 from mlinfer.gateway.responses import json_response
+from mlinfer.gateway.security import authorize_http
 from mlinfer.observability.logs import ACCESS_LOGGER, log_request
-from mlinfer.observability.metrics import GatewayMetrics
 from mlinfer.observability.tracing import server_span
 
 
@@ -43,46 +45,67 @@ def apply_priority_header(request: InferRequest, header: str | None) -> None:
 
 
 def build_router(
-    dataplane: DataPlane, settings: Settings, metrics: GatewayMetrics, tracer: trace.Tracer
+    dataplane: DataPlane,
+    settings: Settings,
+    tracer: trace.Tracer,
+    guard: AccessGuard,
 ) -> APIRouter:
     router = APIRouter(prefix="/v2", tags=["Open Inference Protocol"])
     limit = settings.max_request_bytes
     access = logging.getLogger(ACCESS_LOGGER)
 
+    async def allow(request: Request, action: Scope, model: str | None = None) -> Identity:
+        return await authorize_http(guard, request, action, model)
+
+    async def allow_health(request: Request) -> None:
+        if not settings.auth_open_health:
+            await allow(request, Scope.MODELS_READ)
+
     @router.get("", summary="Server metadata")
-    async def server_metadata() -> Response:
+    async def server_metadata(request: Request) -> Response:
+        await allow_health(request)
         return json_response(dataplane.metadata())
 
     @router.get("/health/live", summary="Server liveness")
-    async def health_live() -> Response:
+    async def health_live(request: Request) -> Response:
+        await allow_health(request)
         return _status(await dataplane.live())
 
     @router.get("/health/ready", summary="Server readiness")
-    async def health_ready() -> Response:
+    async def health_ready(request: Request) -> Response:
+        await allow_health(request)
         return _status(await dataplane.ready())
 
     @router.get("/models/stats", summary="Statistics of every model")
-    async def all_stats() -> Response:
-        return json_response(await dataplane.statistics())
+    async def all_stats(request: Request) -> Response:
+        identity = await allow(request, Scope.MODELS_READ)
+        stats = await dataplane.statistics()
+        visible = set(identity.visible_models(s["name"] for s in stats["model_stats"]))
+        stats["model_stats"] = [s for s in stats["model_stats"] if s["name"] in visible]
+        return json_response(stats)
 
     @router.get("/models/{model}", summary="Model metadata")
     @router.get("/models/{model}/versions/{version}", summary="Model version metadata")
-    async def model_metadata(model: str, version: str = "") -> Response:
+    async def model_metadata(request: Request, model: str, version: str = "") -> Response:
+        await allow(request, Scope.MODELS_READ, model)
         return json_response(await dataplane.model_metadata(model, version))
 
     @router.get("/models/{model}/ready", summary="Model readiness")
     @router.get("/models/{model}/versions/{version}/ready", summary="Model version readiness")
-    async def model_ready(model: str, version: str = "") -> Response:
+    async def model_ready(request: Request, model: str, version: str = "") -> Response:
+        await allow(request, Scope.MODELS_READ, model)
         return _status(await dataplane.model_ready(model, version))
 
     @router.get("/models/{model}/config", summary="Model configuration")
     @router.get("/models/{model}/versions/{version}/config", summary="Model version configuration")
-    async def model_config(model: str, version: str = "") -> Response:
+    async def model_config(request: Request, model: str, version: str = "") -> Response:
+        await allow(request, Scope.MODELS_READ, model)
         return json_response(config_to_json(await dataplane.model_config(model, version)))
 
     @router.get("/models/{model}/stats", summary="Model statistics")
     @router.get("/models/{model}/versions/{version}/stats", summary="Model version statistics")
-    async def model_stats(model: str, version: str = "") -> Response:
+    async def model_stats(request: Request, model: str, version: str = "") -> Response:
+        await allow(request, Scope.MODELS_READ, model)
         return json_response(await dataplane.statistics(model, version))
 
     @router.post("/models/{model}/infer", summary="Inference (JSON or binary tensor data)")
@@ -93,6 +116,7 @@ def build_router(
         response: InferResponse | None = None
         status = 500
         try:
+            await allow(request, Scope.INFER, model)
             body = await read_body(request, limit)
             infer_request = decode_infer_request(
                 model, version, body, request.headers.get(HEADER_LENGTH)
@@ -129,16 +153,21 @@ def build_router(
 
     @router.post("/repository/index", summary="Repository index")
     async def repository_index(request: Request) -> Response:
+        identity = await allow(request, Scope.MODELS_READ)
         body = await read_body(request, limit)
         ready_only = False
         if body.strip():
             doc = parse_json(body)
             ready_only = bool(doc.get("ready", False)) if isinstance(doc, dict) else False
         rows = await dataplane.repository_index(ready_only)
-        return json_response([_index_row(r.name, r.version, r.state, r.reason) for r in rows])
+        visible = set(identity.visible_models(r.name for r in rows))
+        return json_response(
+            [_index_row(r.name, r.version, r.state, r.reason) for r in rows if r.name in visible]
+        )
 
     @router.post("/repository/models/{model}/load", summary="Load or reload a model")
     async def load(request: Request, model: str) -> Response:
+        identity = await allow(request, Scope.MODELS_ADMIN, model)
         body = await read_body(request, limit)
         override = None
         if body.strip():
@@ -154,13 +183,16 @@ def build_router(
             override = params.get("config")
             if override is not None and not isinstance(override, str):
                 raise InvalidInputError("load parameter 'config' must be a JSON string")
-        await dataplane.load_model(model, override)
+        async with audited(guard, identity, "load", model):
+            await dataplane.load_model(model, override)
         return json_response({})
 
     @router.post("/repository/models/{model}/unload", summary="Unload a model")
     async def unload(request: Request, model: str) -> Response:
+        identity = await allow(request, Scope.MODELS_ADMIN, model)
         await read_body(request, limit)
-        await dataplane.unload_model(model)
+        async with audited(guard, identity, "unload", model):
+            await dataplane.unload_model(model)
         return json_response({})
 
     return router

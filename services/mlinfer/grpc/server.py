@@ -11,6 +11,7 @@ from opentelemetry import trace
 from tritonclient.grpc import service_pb2 as pb
 from tritonclient.grpc import service_pb2_grpc
 
+from mlinfer.auth.guard import AccessGuard
 from mlinfer.core.dataplane import DataPlane
 from mlinfer.core.settings import Settings
 from mlinfer.grpc.interceptors import MetricsInterceptor
@@ -28,9 +29,11 @@ class GrpcServer:
         dataplane: DataPlane,
         settings: Settings,
         metrics: GatewayMetrics,
-        tracer: trace.Tracer | None = None,
+        tracer: trace.Tracer,
+        guard: AccessGuard,
     ) -> None:
-        self._tracer = tracer or trace.NoOpTracer()
+        self._tracer = tracer
+        self._guard = guard
         self._dataplane = dataplane
         self._settings = settings
         self._metrics = metrics
@@ -54,7 +57,7 @@ class GrpcServer:
             options=self._options(), interceptors=[MetricsInterceptor(self._metrics)]
         )
         service_pb2_grpc.add_GRPCInferenceServiceServicer_to_server(
-            InferenceServicer(self._dataplane, self._settings, self._tracer), server
+            InferenceServicer(self._dataplane, self._settings, self._tracer, self._guard), server
         )
         health_pb2_grpc.add_HealthServicer_to_server(self._health, server)
         reflection.enable_server_reflection(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import functools
 import logging
 import time
@@ -14,6 +15,8 @@ from opentelemetry import trace
 from tritonclient.grpc import service_pb2 as pb
 from tritonclient.grpc import service_pb2_grpc
 
+from mlinfer.auth.guard import AccessGuard, audited
+from mlinfer.auth.identity import Identity, Scope
 from mlinfer.core.dataplane import CACHE_HIT_PARAMETER, DataPlane
 from mlinfer.core.errors import InvalidInputError, MLInferError
 from mlinfer.core.settings import Settings
@@ -24,6 +27,8 @@ from mlinfer.observability.logs import ACCESS_LOGGER, log_request
 from mlinfer.observability.tracing import server_span
 
 SERVICE = "inference.GRPCInferenceService"
+# The caller's identity for this call's access-log line (per task, so per call).
+_IDENTITY: contextvars.ContextVar[str | None] = contextvars.ContextVar("identity", default=None)
 Req = TypeVar("Req")
 Resp = TypeVar("Resp")
 Handler = Callable[[Any, Req, grpc.aio.ServicerContext], Awaitable[Resp]]
@@ -46,29 +51,50 @@ def _mapped_errors(handler: Handler[Req, Resp]) -> Handler[Req, Resp]:
 
 class InferenceServicer(service_pb2_grpc.GRPCInferenceServiceServicer):  # type: ignore[misc]
     def __init__(
-        self, dataplane: DataPlane, settings: Settings, tracer: trace.Tracer | None = None
+        self, dataplane: DataPlane, settings: Settings, tracer: trace.Tracer, guard: AccessGuard
     ) -> None:
         self._dp = dataplane
-        self._tracer = tracer or trace.NoOpTracer()
+        self._tracer = tracer
+        self._guard = guard
+        self._open_health = settings.auth_open_health
         self._access_log = settings.access_log
         self._access = logging.getLogger(ACCESS_LOGGER)
+
+    async def _allow(self, context: Any, action: Scope, model: str | None = None) -> Identity:
+        metadata = dict(context.invocation_metadata() or ())
+        identity = await self._guard.check(
+            metadata.get("authorization"),
+            metadata.get("x-api-key"),
+            action,
+            model,
+            peer=context.peer(),
+        )
+        _IDENTITY.set(identity.subject)
+        return identity
+
+    async def _allow_health(self, context: Any) -> None:
+        if not self._open_health:
+            await self._allow(context, Scope.MODELS_READ)
 
     @_mapped_errors
     async def ServerLive(
         self, request: pb.ServerLiveRequest, context: Any
     ) -> pb.ServerLiveResponse:
+        await self._allow_health(context)
         return pb.ServerLiveResponse(live=await self._dp.live())
 
     @_mapped_errors
     async def ServerReady(
         self, request: pb.ServerReadyRequest, context: Any
     ) -> pb.ServerReadyResponse:
+        await self._allow_health(context)
         return pb.ServerReadyResponse(ready=await self._dp.ready())
 
     @_mapped_errors
     async def ModelReady(
         self, request: pb.ModelReadyRequest, context: Any
     ) -> pb.ModelReadyResponse:
+        await self._allow(context, Scope.MODELS_READ, request.name)
         return pb.ModelReadyResponse(
             ready=await self._dp.model_ready(request.name, request.version)
         )
@@ -77,12 +103,14 @@ class InferenceServicer(service_pb2_grpc.GRPCInferenceServiceServicer):  # type:
     async def ServerMetadata(
         self, request: pb.ServerMetadataRequest, context: Any
     ) -> pb.ServerMetadataResponse:
+        await self._allow_health(context)
         return pb.ServerMetadataResponse(**self._dp.metadata())
 
     @_mapped_errors
     async def ModelMetadata(
         self, request: pb.ModelMetadataRequest, context: Any
     ) -> pb.ModelMetadataResponse:
+        await self._allow(context, Scope.MODELS_READ, request.name)
         meta = await self._dp.model_metadata(request.name, request.version)
         return converters.metadata_to_proto(meta)
 
@@ -90,6 +118,7 @@ class InferenceServicer(service_pb2_grpc.GRPCInferenceServiceServicer):  # type:
     async def ModelConfig(
         self, request: pb.ModelConfigRequest, context: Any
     ) -> pb.ModelConfigResponse:
+        await self._allow(context, Scope.MODELS_READ, request.name)
         return pb.ModelConfigResponse(
             config=await self._dp.model_config(request.name, request.version)
         )
@@ -98,7 +127,10 @@ class InferenceServicer(service_pb2_grpc.GRPCInferenceServiceServicer):  # type:
     async def ModelStatistics(
         self, request: pb.ModelStatisticsRequest, context: Any
     ) -> pb.ModelStatisticsResponse:
+        identity = await self._allow(context, Scope.MODELS_READ, request.name or None)
         stats = await self._dp.statistics(request.name, request.version)
+        visible = set(identity.visible_models(s["name"] for s in stats["model_stats"]))
+        stats["model_stats"] = [s for s in stats["model_stats"] if s["name"] in visible]
         return converters.statistics_to_proto(stats)
 
     @_mapped_errors
@@ -114,6 +146,7 @@ class InferenceServicer(service_pb2_grpc.GRPCInferenceServiceServicer):  # type:
         response: InferResponse | None = None
         status = "OK"
         try:
+            await self._allow(context, Scope.INFER, message.model_name)
             request = converters.request_from_proto(message)
             headers = _trace_headers(context)
             with server_span(self._tracer, f"{SERVICE}/ModelInfer", headers, "grpc"):
@@ -176,12 +209,16 @@ class InferenceServicer(service_pb2_grpc.GRPCInferenceServiceServicer):  # type:
     async def RepositoryIndex(
         self, request: pb.RepositoryIndexRequest, context: Any
     ) -> pb.RepositoryIndexResponse:
-        return converters.index_to_proto(await self._dp.repository_index(request.ready))
+        identity = await self._allow(context, Scope.MODELS_READ)
+        rows = await self._dp.repository_index(request.ready)
+        visible = set(identity.visible_models(r.name for r in rows))
+        return converters.index_to_proto([r for r in rows if r.name in visible])
 
     @_mapped_errors
     async def RepositoryModelLoad(
         self, request: pb.RepositoryModelLoadRequest, context: Any
     ) -> pb.RepositoryModelLoadResponse:
+        identity = await self._allow(context, Scope.MODELS_ADMIN, request.model_name)
         params = converters.parameters_to_dict(request.parameters)
         unknown = sorted(set(params) - {"config"})
         if unknown:
@@ -191,20 +228,22 @@ class InferenceServicer(service_pb2_grpc.GRPCInferenceServiceServicer):  # type:
         override = params.get("config")
         if override is not None and not isinstance(override, str):
             raise InvalidInputError("load parameter 'config' must be a JSON string")
-        await self._dp.load_model(request.model_name, override)
+        async with audited(self._guard, identity, "load", request.model_name):
+            await self._dp.load_model(request.model_name, override)
         return pb.RepositoryModelLoadResponse()
 
     @_mapped_errors
     async def RepositoryModelUnload(
         self, request: pb.RepositoryModelUnloadRequest, context: Any
     ) -> pb.RepositoryModelUnloadResponse:
-        await self._dp.unload_model(request.model_name)
+        identity = await self._allow(context, Scope.MODELS_ADMIN, request.model_name)
+        async with audited(self._guard, identity, "unload", request.model_name):
+            await self._dp.unload_model(request.model_name)
         return pb.RepositoryModelUnloadResponse()
 
 
 def _identity(context: Any) -> str | None:
-    """Set by the auth interceptor when authentication is on."""
-    return getattr(context, "mlinfer_identity", None)
+    return _IDENTITY.get()
 
 
 def _trace_headers(context: Any) -> dict[str, str]:

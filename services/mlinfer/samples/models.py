@@ -58,6 +58,7 @@ input [ { name: "pixels" data_type: TYPE_FP32 dims: [ 64 ] } ]
 output [ { name: "probabilities" data_type: TYPE_FP32 dims: [ 10 ] label_filename: "labels.txt" } ]
 dynamic_batching { max_queue_delay_microseconds: 500 }
 instance_group [ { count: 1 kind: KIND_CPU } ]
+response_cache { enable: true }
 parameters {
   key: "description"
   value { string_value: "MLP trained on scikit-learn digits (8x8 pixels, 0..16 scaled to 0..1)" }
@@ -118,7 +119,11 @@ model_warmup [
     }
   }
 ]
+response_cache { enable: true }
 parameters { key: "intra_op_thread_count" value { string_value: "1" } }
+parameters { key: "image_resize" value { string_value: "stretch" } }
+parameters { key: "image_postprocess" value { string_value: "classification" } }
+parameters { key: "classification_top_k" value { string_value: "3" } }
 """
     return SampleModel("image_cnn", g.model(), config, {"labels.txt": labels})
 

@@ -96,3 +96,22 @@ async def test_disabled_controller_admits_everything() -> None:
     controller = AdmissionController(0, 0, 0.0)
     async with controller.admit(5) as waited:
         assert waited == 0.0
+
+
+async def test_more_important_request_evicts_least_important_waiter() -> None:
+    shed: list[str] = []
+    controller = AdmissionController(1, 2, 60.0, on_shed=shed.append)
+    release = asyncio.Event()
+    started: list[int] = []
+    holder = asyncio.create_task(_hold(controller, 1, started, release, 0))
+    await asyncio.sleep(0)
+    lows = [asyncio.create_task(_hold(controller, 3, started, release, t)) for t in (1, 2)]
+    while controller.stats.queued < 2:  # noqa: ASYNC110
+        await asyncio.sleep(0)
+    high = asyncio.create_task(_hold(controller, 1, started, release, 9))
+    with pytest.raises(UnavailableError, match="admission queue is full"):
+        await lows[1]  # the newest of the least important waiters made room
+    release.set()
+    await asyncio.gather(holder, high, lows[0])
+    assert started == [0, 9, 1]
+    assert shed == ["queue_full"]

@@ -68,7 +68,10 @@ def test_image_cnn_end_to_end_on_onnx_runtime() -> None:
 
 
 def test_without_postprocess_the_raw_outputs_are_returned() -> None:
-    pipeline = ImagePipeline.from_config(parse_config(image_cnn().config))
+    config = parse_config(image_cnn().config)
+    del config.parameters["image_postprocess"]
+    del config.parameters["classification_top_k"]
+    pipeline = ImagePipeline.from_config(config)
     prepared = pipeline.prepare(jpeg(32, 32))
     assert pipeline.request(prepared).outputs is None
     response = InferResponse(

@@ -1,0 +1,99 @@
+"""``POST /infer/image``: an encoded image in, classifications or detections out.
+
+Pre- and post-processing come from the model's config.pbtxt ``parameters``
+(see ``mlinfer.imaging``), never from its name.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+
+from fastapi import APIRouter, Query
+from starlette.datastructures import UploadFile
+from starlette.requests import Request
+from starlette.responses import Response
+
+from mlinfer.auth.guard import AccessGuard
+from mlinfer.auth.identity import Scope
+from mlinfer.core.dataplane import DataPlane
+from mlinfer.core.errors import InvalidInputError, PayloadTooLargeError
+from mlinfer.core.model_spec import ModelSpec
+from mlinfer.core.settings import Settings
+from mlinfer.gateway.body import read_body
+from mlinfer.gateway.responses import json_response
+from mlinfer.gateway.security import authorize_http
+from mlinfer.imaging.decode import DecodeLimits
+from mlinfer.imaging.pipeline import ImagePipeline
+
+_UPLOAD_FIELDS = ("image", "file")
+
+
+def build_router(dataplane: DataPlane, settings: Settings, guard: AccessGuard) -> APIRouter:
+    router = APIRouter(tags=["Convenience API"])
+    limits = DecodeLimits(settings.image_max_bytes, settings.image_max_pixels)
+    pipelines: dict[int, tuple[ModelSpec, ImagePipeline]] = {}
+
+    def pipeline_for(spec: ModelSpec) -> ImagePipeline:
+        # Built once per loaded model version (its config object), not per request.
+        cached = pipelines.get(id(spec.config))
+        if cached is None or cached[0] is not spec:
+            cached = (spec, ImagePipeline.from_spec(spec, limits))
+            pipelines[id(spec.config)] = cached
+        return cached[1]
+
+    @router.post(
+        "/infer/image",
+        summary="Inference on an uploaded JPEG/PNG (multipart field 'image' or raw body)",
+    )
+    async def infer_image(
+        request: Request,
+        model: str = Query(..., description="Model whose config declares image processing."),
+        version: str = Query("", description="Model version; empty = newest ready."),
+        top_k: int | None = Query(None, ge=1, description="Classification: labels to return."),
+        priority: int = Query(0, ge=0, description="1 = highest; 0 = the model's default."),
+    ) -> Response:
+        await authorize_http(guard, request, Scope.INFER, model)
+        data = await _image_bytes(request, settings.image_max_bytes)
+        spec = await dataplane.model_spec(model, version)
+        pipeline = pipeline_for(spec)
+        start = time.perf_counter()
+        prepared = await asyncio.to_thread(pipeline.prepare, data)
+        response = await dataplane.infer(
+            pipeline.request(prepared, model_version=version, priority=priority)
+        )
+        result = pipeline.interpret(response, prepared, top_k=top_k)
+        result["latency_ms"] = round((time.perf_counter() - start) * 1000, 3)
+        return json_response(result)
+
+    return router
+
+
+async def _image_bytes(request: Request, limit: int) -> bytes:
+    content_type = request.headers.get("content-type", "")
+    if not content_type.startswith("multipart/form-data"):
+        data = await read_body(request, limit, "MLINFER_IMAGE_MAX_BYTES")
+        if not data:
+            raise InvalidInputError("empty request body: send a JPEG or PNG image")
+        return data
+    declared = request.headers.get("content-length")
+    if declared is not None and declared.isdigit() and int(declared) > limit + 64 * 1024:
+        raise PayloadTooLargeError(
+            f"upload of {declared} bytes exceeds the image limit of {limit} bytes "
+            "(MLINFER_IMAGE_MAX_BYTES)"
+        )
+    form = await request.form(max_files=1, max_fields=8)
+    try:
+        upload = next((form[f] for f in _UPLOAD_FIELDS if f in form), None)
+        if not isinstance(upload, UploadFile):
+            raise InvalidInputError(
+                "multipart upload needs the image in a file field named 'image' (or 'file')"
+            )
+        data = await upload.read(limit + 1)
+    finally:
+        await form.close()
+    if len(data) > limit:
+        raise PayloadTooLargeError(
+            f"image exceeds the limit of {limit} bytes (MLINFER_IMAGE_MAX_BYTES)"
+        )
+    return data
