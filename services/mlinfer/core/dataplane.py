@@ -8,7 +8,7 @@ backend, store in the cache. Each step is a span when tracing is on.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from opentelemetry import trace
@@ -18,6 +18,7 @@ import mlinfer
 from mlinfer.admission.controller import AdmissionController
 from mlinfer.backends.base import Backend, ModelMetricsSnapshot
 from mlinfer.cache.response_cache import ResponseCache
+from mlinfer.core.errors import InvalidInputError
 from mlinfer.core.model_spec import ModelSpec
 from mlinfer.core.types import InferRequest, InferResponse, ModelIndexEntry
 from mlinfer.core.validation import validate_request
@@ -130,8 +131,9 @@ class DataPlane:
     async def repository_index(self, ready_only: bool = False) -> list[ModelIndexEntry]:
         return await self.backend.repository_index(ready_only)
 
-    async def load_model(self, name: str, config_override: str | None = None) -> None:
-        await self.backend.load_model(name, config_override)
+    async def load_model(self, name: str, parameters: Mapping[str, Any] | None = None) -> None:
+        """Load or reload; ``parameters`` as the load API takes them (only ``config``)."""
+        await self.backend.load_model(name, _config_override(parameters or {}))
 
     async def unload_model(self, name: str) -> None:
         await self.backend.unload_model(name)
@@ -153,3 +155,15 @@ class DataPlane:
             if key in self._cache.stats.models:
                 stats["inference_stats"].update(self._cache.stats.models[key].as_triton())
         return stats
+
+
+def _config_override(parameters: Mapping[str, Any]) -> str | None:
+    unknown = sorted(set(parameters) - {"config"})
+    if unknown:
+        raise InvalidInputError(
+            f"unsupported load parameter(s) {unknown}: only 'config' is supported"
+        )
+    override = parameters.get("config")
+    if override is not None and not isinstance(override, str):
+        raise InvalidInputError("load parameter 'config' must be a JSON string")
+    return override

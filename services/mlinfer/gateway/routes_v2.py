@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import time
+from typing import Any
 
 from fastapi import APIRouter
 from opentelemetry import trace
@@ -169,22 +170,14 @@ def build_router(
     async def load(request: Request, model: str) -> Response:
         identity = await allow(request, Scope.MODELS_ADMIN, model)
         body = await read_body(request, limit)
-        override = None
+        params: dict[str, Any] = {}
         if body.strip():
             doc = parse_json(body)
             params = doc.get("parameters", {}) if isinstance(doc, dict) else {}
             if not isinstance(params, dict):
                 raise InvalidInputError("'parameters' must be a JSON object")
-            unknown = sorted(set(params) - {"config"})
-            if unknown:
-                raise InvalidInputError(
-                    f"unsupported load parameter(s) {unknown}: only 'config' is supported"
-                )
-            override = params.get("config")
-            if override is not None and not isinstance(override, str):
-                raise InvalidInputError("load parameter 'config' must be a JSON string")
         async with audited(guard, identity, "load", model):
-            await dataplane.load_model(model, override)
+            await dataplane.load_model(model, params)
         return json_response({})
 
     @router.post("/repository/models/{model}/unload", summary="Unload a model")

@@ -18,7 +18,7 @@ from tritonclient.grpc import service_pb2_grpc
 from mlinfer.auth.guard import AccessGuard, audited
 from mlinfer.auth.identity import Identity, Scope
 from mlinfer.core.dataplane import CACHE_HIT_PARAMETER, DataPlane
-from mlinfer.core.errors import InvalidInputError, MLInferError
+from mlinfer.core.errors import MLInferError
 from mlinfer.core.settings import Settings
 from mlinfer.core.types import InferRequest, InferResponse
 from mlinfer.grpc import converters
@@ -220,16 +220,8 @@ class InferenceServicer(service_pb2_grpc.GRPCInferenceServiceServicer):  # type:
     ) -> pb.RepositoryModelLoadResponse:
         identity = await self._allow(context, Scope.MODELS_ADMIN, request.model_name)
         params = converters.parameters_to_dict(request.parameters)
-        unknown = sorted(set(params) - {"config"})
-        if unknown:
-            raise InvalidInputError(
-                f"unsupported load parameter(s) {unknown}: only 'config' is supported"
-            )
-        override = params.get("config")
-        if override is not None and not isinstance(override, str):
-            raise InvalidInputError("load parameter 'config' must be a JSON string")
         async with audited(self._guard, identity, "load", request.model_name):
-            await self._dp.load_model(request.model_name, override)
+            await self._dp.load_model(request.model_name, params)
         return pb.RepositoryModelLoadResponse()
 
     @_mapped_errors

@@ -6,20 +6,18 @@ import time
 from typing import Any
 
 import pytest
-from pydantic import Field, SecretStr
-from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from mlinfer.auth import (
     ANONYMOUS,
     ApiKeySpec,
     AuthConfig,
     Authenticator,
-    AuthMode,
     UnauthenticatedError,
     hash_api_key,
     issue_token,
     new_api_key,
 )
+from mlinfer.core.settings import Settings
 
 KEY = new_api_key()
 
@@ -111,59 +109,6 @@ def test_required_mode_needs_some_credentials() -> None:
         AuthConfig(mode="required")
 
 
-class ProposedSettings(BaseSettings):
-    """The ``auth_*`` fields proposed for ``Settings`` (copy them there), tested here."""
-
-    model_config = SettingsConfigDict(env_prefix="MLINFER_")
-
-    auth_mode: AuthMode = Field(
-        default="disabled",
-        description="disabled: every request is anonymous with all scopes (logged loudly); "
-        "required: JWT and/or API key on every request.",
-    )
-    auth_jwt_secret: SecretStr | None = Field(
-        default=None, description="Shared HS256 secret (>= 32 bytes); enables HS256 tokens."
-    )
-    auth_jwks_url: str | None = Field(
-        default=None, description="JWKS URL of the identity provider; enables RS/ES tokens."
-    )
-    auth_jwt_algorithms: list[str] = Field(
-        default_factory=lambda: ["HS256", "RS256", "ES256"],
-        description="Accepted JWT algorithms ('none' is always refused).",
-    )
-    auth_jwt_issuer: str | None = Field(
-        default=None, description="Required 'iss' of tokens; unset = not checked."
-    )
-    auth_jwt_audience: str | None = Field(
-        default=None, description="Required 'aud' of tokens; mandatory with a JWKS URL."
-    )
-    auth_jwt_leeway_seconds: float = Field(
-        default=30.0, description="Clock skew tolerated on exp/nbf/iat."
-    )
-    auth_jwt_models_claim: str = Field(
-        default="models", description="Claim holding the model glob allow-list."
-    )
-    auth_jwks_cache_seconds: float = Field(
-        default=300.0, description="JWKS cache time when the response has no Cache-Control."
-    )
-    auth_jwks_min_refetch_seconds: float = Field(
-        default=30.0, description="Minimum time between JWKS fetches (unknown kids included)."
-    )
-    auth_jwks_timeout_seconds: float = Field(default=5.0, description="JWKS fetch timeout.")
-    auth_api_keys: list[ApiKeySpec] = Field(
-        default_factory=list,
-        description='API keys as JSON: [{"name", "hash": "sha256:...", "scopes", "models"}].',
-    )
-    auth_model_access: dict[str, list[str]] = Field(
-        default_factory=dict,
-        description="Subject -> model globs, for tokens without a models claim.",
-    )
-    auth_default_models: list[str] = Field(
-        default_factory=lambda: ["*"],
-        description="Model globs for tokens with neither a models claim nor a mapping.",
-    )
-
-
 async def test_from_settings_reads_the_environment(
     monkeypatch: pytest.MonkeyPatch, secret: str
 ) -> None:
@@ -175,7 +120,7 @@ async def test_from_settings_reads_the_environment(
         f'[{{"name": "camera-7", "hash": "{hash_api_key(KEY)}", "scopes": ["infer"]}}]',
     )
     monkeypatch.setenv("MLINFER_AUTH_MODEL_ACCESS", '{"bob": ["digits"]}')
-    settings = ProposedSettings()
+    settings = Settings()
     assert "SecretStr" in repr(settings.auth_jwt_secret) and secret not in repr(settings)
     auth = Authenticator.from_settings(settings)
     assert (await auth.authenticate(None, KEY)).scopes == {"infer"}

@@ -18,8 +18,8 @@ from cryptography.hazmat.primitives import serialization
 from mlinfer.auth import AuthConfig, Authenticator, JwksCache, UnauthenticatedError
 from mlinfer.auth.jwks import cache_ttl
 from mlinfer.core.errors import StatusCode, UnavailableError
+from tests.support.clock import FakeClock
 from tests.support.jwks_server import JwksServer, SigningKey
-from tests.unit.auth.conftest import FakeClock
 
 AUDIENCE = "mlinfer"
 MIN_REFETCH = 30.0

@@ -7,20 +7,8 @@ from collections.abc import Iterator
 
 import pytest
 
+from tests.support.clock import FakeClock
 from tests.support.redis_server import RedisServer
-
-
-class FakeClock:
-    """Monotonic seconds that only move when a test says so."""
-
-    def __init__(self, now: float = 1000.0) -> None:
-        self.now = now
-
-    def __call__(self) -> float:
-        return self.now
-
-    def advance(self, seconds: float) -> None:
-        self.now += seconds
 
 
 @pytest.fixture

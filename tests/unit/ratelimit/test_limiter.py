@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 import pytest
-from pydantic import Field
-from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from mlinfer.core.errors import StatusCode
+from mlinfer.core.settings import Settings
 from mlinfer.ratelimit import (
     LocalRateLimiter,
     Rate,
@@ -16,7 +15,7 @@ from mlinfer.ratelimit import (
     RedisRateLimiter,
 )
 from mlinfer.ratelimit.limiter import InProcessStore
-from tests.unit.ratelimit.conftest import FakeClock
+from tests.support.clock import FakeClock
 
 
 def _limiter(clock: FakeClock, **fields: object) -> RateLimiter:
@@ -107,49 +106,13 @@ async def test_override_keys_are_checked() -> None:
     )
 
 
-class ProposedSettings(BaseSettings):
-    """The ``ratelimit_*`` fields proposed for ``Settings`` (copy them there), tested here."""
-
-    model_config = SettingsConfigDict(env_prefix="MLINFER_")
-
-    ratelimit_identity_rps: float | None = Field(
-        default=None, description="Requests/s per client identity; unset or 0 = unlimited."
-    )
-    ratelimit_identity_burst: float | None = Field(
-        default=None, description="Per-client burst; default max(1, rps)."
-    )
-    ratelimit_model_rps: float | None = Field(
-        default=None, description="Requests/s per model, all clients together; unset = unlimited."
-    )
-    ratelimit_model_burst: float | None = Field(
-        default=None, description="Per-model burst; default max(1, rps)."
-    )
-    ratelimit_overrides: dict[str, Rate] = Field(
-        default_factory=dict,
-        description='"<client>/<model glob>" -> {"requests_per_second", "burst"}, replacing '
-        "the client limit for those models.",
-    )
-    ratelimit_redis_url: str | None = Field(
-        default=None, description="Share buckets between processes through this Redis."
-    )
-    ratelimit_redis_prefix: str = Field(
-        default="mlinfer:rl:", description="Prefix of rate limit keys in Redis."
-    )
-    ratelimit_redis_timeout_seconds: float = Field(
-        default=0.25, description="Redis socket timeout; past it the request is limited locally."
-    )
-    ratelimit_redis_retry_seconds: float = Field(
-        default=1.0, description="How often to probe Redis again during an outage."
-    )
-
-
 async def test_from_settings_reads_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("MLINFER_RATELIMIT_IDENTITY_RPS", "10")
     monkeypatch.setenv("MLINFER_RATELIMIT_MODEL_RPS", "0")  # 0 = unlimited
     monkeypatch.setenv(
         "MLINFER_RATELIMIT_OVERRIDES", '{"cam-7/*": {"requests_per_second": 1, "burst": 2}}'
     )
-    limiter = RateLimiter.from_settings(ProposedSettings())
+    limiter = RateLimiter.from_settings(Settings())
     assert limiter.config.identity == _rate(10)
     assert limiter.config.model is None
     assert await _admitted(limiter, "cam-7", "digits", 5) == 2
@@ -160,7 +123,7 @@ async def test_from_settings_reads_the_environment(monkeypatch: pytest.MonkeyPat
 async def test_from_settings_with_redis_url(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("MLINFER_RATELIMIT_IDENTITY_RPS", "10")
     monkeypatch.setenv("MLINFER_RATELIMIT_REDIS_URL", "redis://127.0.0.1:1/0")
-    limiter = RateLimiter.from_settings(ProposedSettings())
+    limiter = RateLimiter.from_settings(Settings())
     assert isinstance(limiter.store, RedisRateLimiter)
     assert (await limiter.check("alice", "digits")).allowed  # nothing there: in-process
     assert limiter.store.outages == 1

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from mlinfer.ratelimit import BucketRef, LocalRateLimiter, Rate
-from tests.unit.ratelimit.conftest import FakeClock
+from tests.support.clock import FakeClock
 
 
 def _bucket(key: str, rps: float, burst: float | None = None, label: str = "client") -> BucketRef:
