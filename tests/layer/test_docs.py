@@ -14,11 +14,12 @@ import yaml
 from tests.layer.layerlib import KAS, REPO
 
 DEPLOY_MD = REPO / "docs" / "DEPLOY.md"
+README = REPO / "README.md"
 COMPOSE = yaml.safe_load((REPO / "docker-compose.yml").read_text())
 
 
-def commands() -> list[str]:
-    text = DEPLOY_MD.read_text()
+def commands(text: str | None = None) -> list[str]:
+    text = DEPLOY_MD.read_text() if text is None else text
     lines: list[str] = []
     for block in re.findall(r"```bash\n(.*?)```", text, re.S):
         current = ""
@@ -88,3 +89,21 @@ def test_check_commands_are_the_ones_ci_runs() -> None:
         "pytest tests/layer",
     ):
         assert check in listed, check
+
+
+def readme_deploy_sections() -> str:
+    """README's two deploy sections (its other blocks are quick-start commands)."""
+    text = README.read_text()
+    sections = re.findall(r"\n(## Deploy (?:on Jetson|with docker compose)\n.*?)(?=\n## )", text, re.S)
+    assert len(sections) == 2, "README needs 'Deploy on Jetson' and 'Deploy with docker compose'"
+    return "\n".join(sections)
+
+
+def test_readme_deploy_commands_are_the_checked_ones() -> None:
+    readme = commands(readme_deploy_sections())
+    assert readme, "README's deploy sections give no commands"
+    checked = set(commands())
+    for command in readme:
+        assert command in checked, f"README command not in docs/DEPLOY.md (unchecked): {command}"
+    builds = {shlex.split(c)[-1] for c in readme if c.startswith("kas build ")}
+    assert builds == {f"kas/{p.name}" for p in KAS.glob("*.yml")}
