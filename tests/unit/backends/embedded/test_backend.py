@@ -226,3 +226,40 @@ async def test_poll_mode_picks_up_new_versions_and_models(tmp_path: Path) -> Non
             await dp.load_model("simple")
     finally:
         await backend.stop()
+
+
+def _gpu_config(repo: Path) -> None:
+    config = repo / "simple" / "config.pbtxt"
+    config.write_text(config.read_text() + "instance_group [ { count: 1 kind: KIND_GPU } ]\n")
+
+
+async def test_gpu_instances_need_the_cuda_provider(tmp_path: Path) -> None:
+    import onnxruntime as ort
+
+    if "CUDAExecutionProvider" in ort.get_available_providers():
+        pytest.skip("this onnxruntime has CUDA: the CPU-only refusal cannot be shown here")
+    repo = _repo(tmp_path)
+    _gpu_config(repo)
+    backend, dp = await _started(repo)
+    try:
+        (row,) = await dp.repository_index()
+        assert row.state == "UNAVAILABLE"
+        assert "execution provider 'CUDAExecutionProvider' is not available" in row.reason
+    finally:
+        await backend.stop()
+
+
+@pytest.mark.gpu
+async def test_gpu_instance_serves_on_cuda(tmp_path: Path) -> None:
+    import onnxruntime as ort
+
+    if "CUDAExecutionProvider" not in ort.get_available_providers():
+        pytest.skip("needs onnxruntime-gpu with a CUDA device (CUDAExecutionProvider missing)")
+    repo = _repo(tmp_path)
+    _gpu_config(repo)
+    backend, dp = await _started(repo)
+    try:
+        response = await dp.infer(_simple_request())
+        assert response.outputs[0].data.sum() == 2 * np.arange(16).sum()
+    finally:
+        await backend.stop()
