@@ -94,7 +94,8 @@ def test_check_commands_are_the_ones_ci_runs() -> None:
 def readme_deploy_sections() -> str:
     """README's two deploy sections (its other blocks are quick-start commands)."""
     text = README.read_text()
-    sections = re.findall(r"\n(## Deploy (?:on Jetson|with docker compose)\n.*?)(?=\n## )", text, re.S)
+    heading = r"\n(## Deploy (?:on Jetson|with docker compose)\n.*?)(?=\n## )"
+    sections = re.findall(heading, text, re.S)
     assert len(sections) == 2, "README needs 'Deploy on Jetson' and 'Deploy with docker compose'"
     return "\n".join(sections)
 
