@@ -1,4 +1,8 @@
-"""The stock tritonclient.grpc client (sync, aio, streaming) against mlinfer's gRPC server."""
+"""The stock tritonclient.grpc client (sync, aio, streaming) against mlinfer's gRPC server.
+
+Every test runs against mlinfer (embedded engine), mlinfer in front of Triton and Triton itself
+(``target`` fixture, tests/integration/conftest.py): Triton's behaviour is the reference.
+"""
 
 from __future__ import annotations
 
@@ -16,12 +20,12 @@ from grpc_reflection.v1alpha import reflection_pb2, reflection_pb2_grpc
 from tritonclient.utils import InferenceServerException, np_to_triton_dtype, triton_to_np_dtype
 
 from mlinfer.samples.models import IDENTITY_TYPES, digits_split
-from tests.support.servers import ServerThread
+from tests.support.triton import EMBEDDED, TRITON, Target
 
 
 @pytest.fixture
-def client(server: ServerThread) -> grpcclient.InferenceServerClient:
-    return grpcclient.InferenceServerClient(server.grpc)
+def client(target: Target) -> grpcclient.InferenceServerClient:
+    return grpcclient.InferenceServerClient(target.grpc)
 
 
 def _input(name: str, array: np.ndarray) -> grpcclient.InferInput:
@@ -30,13 +34,13 @@ def _input(name: str, array: np.ndarray) -> grpcclient.InferInput:
     return tensor
 
 
-def test_server_calls(client: grpcclient.InferenceServerClient) -> None:
+def test_server_calls(client: grpcclient.InferenceServerClient, target: Target) -> None:
     assert client.is_server_live()
     assert client.is_server_ready()
     assert client.is_model_ready("simple")
     assert not client.is_model_ready("simple", "42")
     meta = client.get_server_metadata(as_json=True)
-    assert meta["name"] == "mlinfer"
+    assert meta["name"] == target.server_name
     model = client.get_model_metadata("simple", as_json=True)
     assert model["inputs"][0] == {"name": "INPUT0", "datatype": "INT32", "shape": ["-1", "16"]}
     config = client.get_model_config("image_cnn").config
@@ -81,7 +85,7 @@ def test_identity_raw_contents(client: grpcclient.InferenceServerClient, datatyp
         np.testing.assert_array_equal(out, array)
 
 
-def test_typed_contents_and_classification(server: ServerThread) -> None:
+def test_typed_contents_and_classification(target: Target) -> None:
     """Typed ``contents`` (not raw) in, and the classification extension out."""
     from tritonclient.grpc import service_pb2 as pb
     from tritonclient.grpc import service_pb2_grpc as pb_grpc
@@ -92,31 +96,92 @@ def test_typed_contents_and_classification(server: ServerThread) -> None:
     tensor.contents.fp32_contents.extend(x_test[0].tolist())
     out = request.outputs.add(name="probabilities")
     out.parameters["classification"].int64_param = 2
-    with grpc.insecure_channel(server.grpc) as channel:
+    with grpc.insecure_channel(target.grpc) as channel:
         reply = pb_grpc.GRPCInferenceServiceStub(channel).ModelInfer(request)
     assert reply.outputs[0].datatype == "BYTES"
     assert list(reply.outputs[0].shape) == [1, 2]
     assert len(reply.raw_output_contents) == 1
 
 
-def test_errors_map_to_grpc_status(client: grpcclient.InferenceServerClient) -> None:
-    a = np.ones((1, 16), np.int32)
-    cases: list[tuple[Any, str, str]] = [
-        (lambda: client.infer("nope", [_input("INPUT0", a)]), "StatusCode.NOT_FOUND",
-         "unknown model: 'nope'"),
-        (lambda: client.infer("simple", [_input("INPUT0", a)]), "StatusCode.INVALID_ARGUMENT",
-         "missing required input"),
-        (lambda: client.infer("simple", [_input("INPUT0", np.ones((9, 16), np.int32)),
-                                         _input("INPUT1", np.ones((9, 16), np.int32))]),
-         "StatusCode.INVALID_ARGUMENT", "batch-size must be <= 8"),
-        (lambda: client.load_model("nope"), "StatusCode.NOT_FOUND", "'nope'"),
-    ]
-    for call, status, message in cases:
-        with pytest.raises(InferenceServerException) as info:
-            call()
-        assert info.value.status() == status
-        assert message in info.value.message()
+_ONES = np.ones((1, 16), np.int32)
+_NINE = np.ones((9, 16), np.int32)
+ERROR_CASES: dict[str, tuple[Any, str, str]] = {
+    "unknown-model": (
+        lambda c: c.infer("nope", [_input("INPUT0", _ONES)]),
+        "StatusCode.NOT_FOUND",
+        "unknown model: 'nope'",
+    ),
+    "missing-input": (
+        lambda c: c.infer("simple", [_input("INPUT0", _ONES)]),
+        "StatusCode.INVALID_ARGUMENT",
+        "missing required input",
+    ),
+    "batch-too-large": (
+        lambda c: c.infer("simple", [_input("INPUT0", _NINE), _input("INPUT1", _NINE)]),
+        "StatusCode.INVALID_ARGUMENT",
+        "batch-size must be <= 8",
+    ),
+    "load-unknown-model": (
+        lambda c: c.load_model("nope"),
+        "StatusCode.INTERNAL",
+        "failed to load 'nope'",
+    ),
+    "stats-unknown-model": (
+        lambda c: c.get_inference_statistics("nope"),
+        "StatusCode.INVALID_ARGUMENT",
+        "requested model 'nope' is not available",
+    ),
+    "metadata-non-numeric-version": (
+        lambda c: c.get_model_metadata("simple", "x"),
+        "StatusCode.INVALID_ARGUMENT",
+        "failed to get model version from specified version string 'x'",
+    ),
+    "config-unknown-version": (
+        lambda c: c.get_model_config("simple", "9"),
+        "StatusCode.NOT_FOUND",
+        "Request for unknown model: 'simple' version 9 is not found",
+    ),
+}
+ERROR_DIFFERENCES: dict[str, tuple[tuple[str, ...], str]] = {
+    "load-unknown-model": (
+        (EMBEDDED,),
+        "Triton answers a load of a model missing from the repository with INTERNAL "
+        "\"failed to load 'nope', failed to poll from model repository\"; the embedded engine "
+        "with NOT_FOUND \"Request for unknown model: 'nope' is not found\"",
+    ),
+    "stats-unknown-model": (
+        (EMBEDDED,),
+        "Triton: INVALID_ARGUMENT \"requested model 'nope' is not available\"; embedded: "
+        "NOT_FOUND \"Request for unknown model: 'nope' is not found\"",
+    ),
+    "metadata-non-numeric-version": (
+        (EMBEDDED,),
+        "Triton: INVALID_ARGUMENT \"failed to get model version from specified version string "
+        "'x' (details: stol), version should be an integral value > 0\"; embedded: NOT_FOUND "
+        "\"Request for unknown model: 'simple' version x is not found\"",
+    ),
+}
+
+
+def _error_case(case: str) -> object:
+    if case in ERROR_DIFFERENCES:
+        kinds, reason = ERROR_DIFFERENCES[case]
+        return pytest.param(case, marks=pytest.mark.differs(*kinds, reason=reason))
+    return case
+
+
+@pytest.mark.parametrize("case", [_error_case(c) for c in ERROR_CASES])
+def test_errors_map_to_grpc_status(client: grpcclient.InferenceServerClient, case: str) -> None:
+    call, status, message = ERROR_CASES[case]
+    with pytest.raises(InferenceServerException) as info:
+        call(client)
+    assert info.value.status() == status
+    assert message in info.value.message()
     assert client.is_server_ready()
+
+
+def test_unload_unknown_model_succeeds(client: grpcclient.InferenceServerClient) -> None:
+    client.unload_model("nope")
 
 
 def test_stream_infer(client: grpcclient.InferenceServerClient) -> None:
@@ -145,8 +210,8 @@ def test_stream_infer(client: grpcclient.InferenceServerClient) -> None:
     assert len(errors) == 1 and "missing required input" in str(errors[0])
 
 
-async def test_aio_client_and_stream(server: ServerThread) -> None:
-    client = aiogrpcclient.InferenceServerClient(server.grpc)
+async def test_aio_client_and_stream(target: Target) -> None:
+    client = aiogrpcclient.InferenceServerClient(target.grpc)
     try:
         assert await client.is_server_ready()
         a = np.arange(16, dtype=np.int32).reshape(1, 16)
@@ -176,12 +241,17 @@ async def test_aio_client_and_stream(server: ServerThread) -> None:
         await client.close()
 
 
-def test_health_and_reflection(server: ServerThread) -> None:
-    with grpc.insecure_channel(server.grpc) as channel:
+def test_health(target: Target) -> None:
+    with grpc.insecure_channel(target.grpc) as channel:
         health = health_pb2_grpc.HealthStub(channel)
         for service in ("", "inference.GRPCInferenceService"):
             reply = health.Check(health_pb2.HealthCheckRequest(service=service))
             assert reply.status == health_pb2.HealthCheckResponse.SERVING
+
+
+@pytest.mark.skip_targets(TRITON, reason="server reflection is an mlinfer extra: Triton has none")
+def test_reflection(target: Target) -> None:
+    with grpc.insecure_channel(target.grpc) as channel:
         stub = reflection_pb2_grpc.ServerReflectionStub(channel)
         responses = stub.ServerReflectionInfo(
             iter([reflection_pb2.ServerReflectionRequest(list_services="")]))

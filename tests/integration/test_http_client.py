@@ -1,7 +1,12 @@
-"""The stock tritonclient.http client (sync and aio, JSON and binary) against mlinfer."""
+"""The stock tritonclient.http client (sync and aio, JSON and binary) against mlinfer.
+
+Every test runs against mlinfer (embedded engine), mlinfer in front of Triton and Triton itself
+(``target`` fixture, tests/integration/conftest.py): Triton's behaviour is the reference.
+"""
 
 from __future__ import annotations
 
+import httpx
 import numpy as np
 import pytest
 import tritonclient.http as httpclient
@@ -9,12 +14,12 @@ import tritonclient.http.aio as aiohttpclient
 from tritonclient.utils import InferenceServerException, np_to_triton_dtype, triton_to_np_dtype
 
 from mlinfer.samples.models import IDENTITY_TYPES, digits_split
-from tests.support.servers import ServerThread
+from tests.support.triton import EMBEDDED, MLINFER_TRITON, Target
 
 
 @pytest.fixture
-def client(server: ServerThread) -> httpclient.InferenceServerClient:
-    return httpclient.InferenceServerClient(server.http)
+def client(target: Target) -> httpclient.InferenceServerClient:
+    return httpclient.InferenceServerClient(target.http)
 
 
 def _input(name: str, array: np.ndarray, binary: bool) -> httpclient.InferInput:
@@ -23,11 +28,13 @@ def _input(name: str, array: np.ndarray, binary: bool) -> httpclient.InferInput:
     return tensor
 
 
-def test_server_health_and_metadata(client: httpclient.InferenceServerClient) -> None:
+def test_server_health_and_metadata(
+    client: httpclient.InferenceServerClient, target: Target
+) -> None:
     assert client.is_server_live()
     assert client.is_server_ready()
     meta = client.get_server_metadata()
-    assert meta["name"] == "mlinfer"
+    assert meta["name"] == target.server_name
     assert "binary_tensor_data" in meta["extensions"]
     assert "classification" in meta["extensions"]
 
@@ -52,6 +59,8 @@ def test_simple_add_sub(client: httpclient.InferenceServerClient, binary: bool) 
 def test_identity_every_datatype(
     client: httpclient.InferenceServerClient, datatype: str, binary: bool
 ) -> None:
+    if datatype == "FP16" and not binary:
+        pytest.skip("FP16 has no JSON form in Triton: see test_fp16_json_is_rejected")
     rng = np.random.default_rng(3)
     if datatype == "BYTES":
         array = np.array([[b"alpha", b"", "\u00e9t\u00e9".encode()]], dtype=np.object_)
@@ -68,8 +77,42 @@ def test_identity_every_datatype(
         # JSON carries BYTES as strings, binary as raw bytes.
         got = [x.encode() if isinstance(x, str) else bytes(x) for x in out.reshape(-1)]
         assert got == list(array.reshape(-1))
+    elif datatype == "FP64" and not binary:
+        # Triton's JSON parser may round an FP64 value by one ulp; mlinfer keeps it exact.
+        np.testing.assert_allclose(out, array, rtol=1e-15, atol=0)
     else:
         np.testing.assert_array_equal(out, array)
+
+
+@pytest.mark.differs(
+    EMBEDDED,
+    MLINFER_TRITON,
+    reason="Triton rejects FP16 tensor data in JSON (400 \"receiving FP16 data via JSON is not "
+    "supported. Please use the binary data format for input INPUT0\"); mlinfer's REST codec "
+    "(gateway/codec.py) accepts it",
+)
+def test_fp16_json_is_rejected(client: httpclient.InferenceServerClient) -> None:
+    array = np.ones((1, 3), np.float16)
+    with pytest.raises(InferenceServerException) as info:
+        client.infer("identity_fp16", [_input("INPUT0", array, False)],
+                     outputs=[httpclient.InferRequestedOutput("OUTPUT0", binary_data=True)])
+    assert info.value.status() == "400"
+    assert "receiving FP16 data via JSON is not supported" in info.value.message()
+
+
+@pytest.mark.differs(
+    EMBEDDED,
+    reason="Triton formats classification scores of integer outputs as integers (\"16:15\"); "
+    "core/classification.py always writes floats (\"16.000000:15\")",
+)
+def test_classification_of_integer_output(client: httpclient.InferenceServerClient) -> None:
+    a = np.arange(16, dtype=np.int32).reshape(1, 16)
+    b = np.ones((1, 16), np.int32)
+    result = client.infer(
+        "simple", [_input("INPUT0", a, True), _input("INPUT1", b, True)],
+        outputs=[httpclient.InferRequestedOutput("OUTPUT0", class_count=2)])
+    top = [x.decode() if isinstance(x, bytes) else x for x in result.as_numpy("OUTPUT0")[0]]
+    assert top == ["16:15", "15:14"]
 
 
 def test_digits_accuracy_and_classification(client: httpclient.InferenceServerClient) -> None:
@@ -143,8 +186,61 @@ def test_unknown_model_and_bad_input(client: httpclient.InferenceServerClient) -
     assert client.is_server_ready()
 
 
-async def test_aio_client(server: ServerThread) -> None:
-    client = aiohttpclient.InferenceServerClient(server.http)
+# (method, path, body) -> Triton's status and a fragment of its error message ("" = no body).
+REST_CASES: dict[str, tuple[str, str, str, int, str]] = {
+    "stats-unknown-model": (
+        "GET", "/v2/models/nope/stats", "", 400, "requested model 'nope' is not available"),
+    "stats-unknown-version": (
+        "GET", "/v2/models/simple/versions/9/stats", "", 400,
+        "requested model version is not available for model 'simple'"),
+    "load-unknown-model": (
+        "POST", "/v2/repository/models/nope/load", "", 500, "failed to load 'nope'"),
+    "unload-unknown-model": ("POST", "/v2/repository/models/nope/unload", "", 200, ""),
+    "ready-unknown-model": ("GET", "/v2/models/nope/ready", "", 400, "Model version not ready"),
+    "metadata-unknown-model": (
+        "GET", "/v2/models/nope", "", 404, "Request for unknown model: 'nope' is not found"),
+    "metadata-non-numeric-version": ("GET", "/v2/models/simple/versions/x", "", 404, ""),
+    "config-unknown-version": (
+        "GET", "/v2/models/simple/versions/9/config", "", 404,
+        "Request for unknown model: 'simple' version 9 is not found"),
+}
+_REST_DIFFERENCES = {
+    "stats-unknown-model": (
+        (EMBEDDED,), "Triton: 400 \"requested model 'nope' is not available\"; embedded: 404 "
+        "\"Request for unknown model: 'nope' is not found\""),
+    "stats-unknown-version": (
+        (EMBEDDED,), "Triton: 400 \"requested model version is not available for model "
+        "'simple'\"; embedded: 404 \"... version 9 is not found\""),
+    "load-unknown-model": (
+        (EMBEDDED,), "Triton: 500 \"failed to load 'nope', failed to poll from model "
+        "repository\"; embedded: 404 \"Request for unknown model: 'nope' is not found\""),
+    "ready-unknown-model": (
+        (EMBEDDED, MLINFER_TRITON), "Triton answers a model that is not ready with 400 and "
+        "{\"error\": \"Model version not ready\"}; gateway/routes_v2.py answers 503, empty body"),
+    "metadata-non-numeric-version": (
+        (MLINFER_TRITON,), "Triton's REST routes match only numeric versions (404 \"Not "
+        "Found\"); mlinfer's routes pass 'x' on and Triton's gRPC answers INVALID_ARGUMENT (400)"),
+}
+
+
+def _rest_case(case: str) -> object:
+    if case in _REST_DIFFERENCES:
+        kinds, reason = _REST_DIFFERENCES[case]
+        return pytest.param(case, marks=pytest.mark.differs(*kinds, reason=reason))
+    return case
+
+
+@pytest.mark.parametrize("case", [_rest_case(c) for c in REST_CASES])
+def test_rest_status_codes(target: Target, case: str) -> None:
+    method, path, body, status, message = REST_CASES[case]
+    response = httpx.request(method, f"http://{target.http}{path}", content=body, timeout=30)
+    assert response.status_code == status, response.text
+    if message:
+        assert message in response.json()["error"]
+
+
+async def test_aio_client(target: Target) -> None:
+    client = aiohttpclient.InferenceServerClient(target.http)
     try:
         assert await client.is_server_ready()
         assert await client.is_model_ready("simple")
