@@ -145,20 +145,9 @@ ERROR_CASES: dict[str, tuple[Any, str, str]] = {
 ERROR_DIFFERENCES: dict[str, tuple[tuple[str, ...], str]] = {
     "load-unknown-model": (
         (EMBEDDED,),
-        "Triton answers a load of a model missing from the repository with INTERNAL "
-        "\"failed to load 'nope', failed to poll from model repository\"; the embedded engine "
-        "with NOT_FOUND \"Request for unknown model: 'nope' is not found\"",
-    ),
-    "stats-unknown-model": (
-        (EMBEDDED,),
-        "Triton: INVALID_ARGUMENT \"requested model 'nope' is not available\"; embedded: "
-        "NOT_FOUND \"Request for unknown model: 'nope' is not found\"",
-    ),
-    "metadata-non-numeric-version": (
-        (EMBEDDED,),
-        "Triton: INVALID_ARGUMENT \"failed to get model version from specified version string "
-        "'x' (details: stol), version should be an integral value > 0\"; embedded: NOT_FOUND "
-        "\"Request for unknown model: 'simple' version x is not found\"",
+        "deliberate: Triton answers a load of a model missing from the repository with "
+        "INTERNAL \"failed to load 'nope', failed to poll from model repository\"; mlinfer "
+        "answers NOT_FOUND \"Request for unknown model: 'nope' is not found\"",
     ),
 }
 

@@ -24,13 +24,13 @@ def _metric(text: str, name: str, model: str) -> float:
 def test_concurrent_load_on_cnn_is_batched(server: ServerThread) -> None:
     metrics_url = f"http://{server.http}/metrics"
     before = httpx.get(metrics_url).text
-    images = np.random.default_rng(0).random((1, 3, 32, 32), dtype=np.float32)
-
-    def worker(_: int) -> None:
+    def worker(index: int) -> None:
+        # Distinct inputs: image_cnn caches responses, and hits would never execute.
+        rng = np.random.default_rng(1000 + index)
         client = httpclient.InferenceServerClient(server.http)
         for _ in range(25):
             tensor = httpclient.InferInput("image", [1, 3, 32, 32], "FP32")
-            tensor.set_data_from_numpy(images)
+            tensor.set_data_from_numpy(rng.random((1, 3, 32, 32), dtype=np.float32))
             client.infer("image_cnn", [tensor])
         client.close()
 

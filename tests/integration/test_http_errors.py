@@ -218,8 +218,9 @@ def test_model_not_ready_after_unload(repository_copy: object) -> None:
     ):
         assert http.post("/v2/repository/models/simple/unload").status_code == 200
         response = http.post("/v2/models/simple/infer", json=_simple_body())
-        assert response.status_code == 503
-        assert "'simple'" in response.json()["error"]
-        assert http.get("/v2/models/simple/ready").status_code == 503
+        assert response.status_code == 404
+        assert "'simple' has no available versions" in response.json()["error"]
+        ready = http.get("/v2/models/simple/ready")
+        assert ready.status_code == 400 and ready.json()["error"] == "Model version not ready"
         assert http.post("/v2/repository/models/simple/load").status_code == 200
         assert http.post("/v2/models/simple/infer", json=_simple_body()).status_code == 200

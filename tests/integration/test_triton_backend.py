@@ -170,7 +170,7 @@ def test_triton_killed_then_restarted(triton: TritonServerProcess, mlinfer: Serv
         assert meta.status_code == 503 and unavailable in meta.json()["error"]
         index = httpx.post(f"http://{mlinfer.http}/v2/repository/index", timeout=30)
         assert index.status_code == 503 and unavailable in index.json()["error"]
-        assert _ready(mlinfer.http) == 503
+        assert _ready(mlinfer.http) == 400  # Triton answers "not ready" with 400
         client = grpcclient.InferenceServerClient(mlinfer.grpc)
         try:
             assert not client.is_server_ready()
@@ -196,7 +196,7 @@ def test_mlinfer_starts_before_triton(sample_repository: Path, private_repositor
     )
     settings = settings_for(sample_repository, triton_url=later.grpc_url)
     with ServerThread(settings, rest=True, grpc=True) as srv:
-        assert _ready(srv.http) == 503
+        assert _ready(srv.http) == 400
         response = httpx.post(
             f"http://{srv.http}/v2/models/simple/infer", json=_simple_body(), timeout=30
         )
@@ -332,12 +332,6 @@ def _simple_grpc_inputs() -> list[grpcclient.InferInput]:
     return inputs
 
 
-_TRACING_OFF = (
-    "with mlinfer's tracing off (the default) the client's traceparent does not reach Triton: "
-    "the gRPC servicer (grpc/servicer.py _infer) no longer copies it into "
-    "InferRequest.trace_headers and the REST gateway (gateway/routes_v2.py) never did; only "
-    "DataPlane.infer injects a context, and only that of mlinfer's own (recording) span"
-)
 
 
 @pytest.fixture(scope="module")
@@ -358,7 +352,7 @@ def traced_mlinfer(
 @pytest.mark.parametrize("protocol", ["grpc", "rest"])
 @pytest.mark.parametrize(
     "tracing",
-    [pytest.param("off", marks=pytest.mark.xfail(strict=True, reason=_TRACING_OFF)), "on"],
+    ["off", "on"],
 )
 def test_traceparent_reaches_triton(
     request: pytest.FixtureRequest, otlp: OtlpReceiver, protocol: str, tracing: str
@@ -543,12 +537,6 @@ def test_cli_fronts_triton(triton: TritonServerProcess, command: str) -> None:
     assert "mlinfer ready (triton engine" in output, output
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="cli/main.py _serve asks the backend for the repository index to print its 'mlinfer "
-    "ready' banner; with Triton not up yet that raises UnavailableError and the process exits "
-    "instead of serving (not ready) until Triton comes",
-)
 def test_cli_starts_before_triton(private_repository: Path) -> None:
     later = TritonServerProcess(
         private_repository,
@@ -590,7 +578,7 @@ def test_cli_starts_before_triton(private_repository: Path) -> None:
         return check
 
     try:
-        wait_until(ready_is(503), "mlinfer serve up, not ready, before Triton")
+        wait_until(ready_is(400), "mlinfer serve up, not ready, before Triton")
         later.start()
         later.wait_ready(models=["simple"], timeout_s=240)
         wait_until(ready_is(200), "mlinfer serve ready once Triton is")

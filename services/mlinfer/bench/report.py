@@ -558,6 +558,8 @@ def render(doc: Mapping[str, Any], results_path: str = "") -> str:
         "bench/results/<date>/ and this page",
         "python bench/run.py --quick    # shrunken models, short windows: a smoke test",
         "mlinfer bench MODEL -u HOST:PORT -i http|grpc -c 1,8,32   # the load generator alone",
+        "python bench/profile_serve.py --protocol http|grpc [--triton]  # py-spy: where the "
+        "server's time goes",
         "```",
         "",
         _commands(doc),

@@ -9,6 +9,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from mlinfer.core.errors import MLInferError
 from mlinfer.core.settings import Settings
 from mlinfer.observability.logs import configure_logging
 
@@ -141,8 +142,7 @@ async def _serve(settings: Settings, *, rest: bool, grpc: bool) -> int:
         print(f"mlinfer: invalid configuration: {exc}", file=sys.stderr)
         return 2
     endpoints = await server.start()
-    index = await server.dataplane.repository_index(ready_only=True)
-    lines = [f"mlinfer ready ({server.backend.name} engine, {len(index)} model versions ready)"]
+    lines = [f"mlinfer ready ({server.backend.name} engine, {await _ready_summary(server)})"]
     if endpoints.http:
         lines += [
             f"  REST     http://{endpoints.http}/v2   docs: http://{endpoints.http}/docs",
@@ -158,6 +158,14 @@ async def _serve(settings: Settings, *, rest: bool, grpc: bool) -> int:
     finally:
         await server.stop()
     return 0
+
+
+async def _ready_summary(server: Any) -> str:
+    try:
+        index = await server.dataplane.repository_index(ready_only=True)
+    except MLInferError as exc:  # e.g. Triton not up yet: serve anyway, report not ready
+        return f"backend not ready yet: {exc}"
+    return f"{len(index)} model versions ready"
 
 
 def _run_models(args: argparse.Namespace) -> int:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 
@@ -20,6 +21,13 @@ def classify(tensor: Tensor, k: int, labels: Sequence[str], batched: bool) -> Te
         top = np.argsort(-row.astype(np.float64), kind="stable")[:k]
         for c, index in enumerate(top):
             label = f":{labels[index]}" if index < len(labels) else ""
-            out[r, c] = f"{float(row[index]):f}:{int(index)}{label}".encode()
+            out[r, c] = f"{_score(row[index])}:{int(index)}{label}".encode()
     shape = out.shape if batched else (k,)
     return Tensor(tensor.name, "BYTES", tuple(shape), out.reshape(shape))
+
+
+def _score(value: Any) -> str:
+    # Triton prints integer outputs as integers ("16:15") and floats with six decimals.
+    if np.issubdtype(type(value), np.integer) or isinstance(value, np.bool_):
+        return str(int(value))
+    return f"{float(value):f}"

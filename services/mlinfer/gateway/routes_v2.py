@@ -28,12 +28,19 @@ from mlinfer.gateway.codec import (
 from mlinfer.gateway.responses import json_response
 from mlinfer.gateway.security import authorize_http
 from mlinfer.observability.logs import ACCESS_LOGGER, log_request
-from mlinfer.observability.tracing import server_span
+from mlinfer.observability.tracing import server_span, trace_headers
 
 
-def _status(ok: bool) -> Response:
-    # Triton answers health checks with an empty body; 200 or 400 (we use 503: not ready).
-    return Response(status_code=200 if ok else 503)
+def _version(version: int | None) -> str:
+    """Versions in REST paths are digits only, as Triton routes them (others are 404)."""
+    return "" if version is None else str(version)
+
+
+def _status(ok: bool, what: str) -> Response:
+    # Triton: 200 with an empty body, or 400 with an error saying what is not ready.
+    if ok:
+        return Response(status_code=200)
+    return json_response({"error": f"{what} not ready"}, 400)
 
 
 def apply_priority_header(request: InferRequest, header: str | None) -> None:
@@ -70,12 +77,12 @@ def build_router(
     @router.get("/health/live", summary="Server liveness")
     async def health_live(request: Request) -> Response:
         await allow_health(request)
-        return _status(await dataplane.live())
+        return _status(await dataplane.live(), "Server")
 
     @router.get("/health/ready", summary="Server readiness")
     async def health_ready(request: Request) -> Response:
         await allow_health(request)
-        return _status(await dataplane.ready())
+        return _status(await dataplane.ready(), "Server")
 
     @router.get("/models/stats", summary="Statistics of every model")
     async def all_stats(request: Request) -> Response:
@@ -86,32 +93,34 @@ def build_router(
         return json_response(stats)
 
     @router.get("/models/{model}", summary="Model metadata")
-    @router.get("/models/{model}/versions/{version}", summary="Model version metadata")
-    async def model_metadata(request: Request, model: str, version: str = "") -> Response:
+    @router.get("/models/{model}/versions/{version:int}", summary="Model version metadata")
+    async def model_metadata(request: Request, model: str, version: int | None = None) -> Response:
         await allow(request, Scope.MODELS_READ, model)
-        return json_response(await dataplane.model_metadata(model, version))
+        return json_response(await dataplane.model_metadata(model, _version(version)))
 
     @router.get("/models/{model}/ready", summary="Model readiness")
-    @router.get("/models/{model}/versions/{version}/ready", summary="Model version readiness")
-    async def model_ready(request: Request, model: str, version: str = "") -> Response:
+    @router.get("/models/{model}/versions/{version:int}/ready", summary="Model version readiness")
+    async def model_ready(request: Request, model: str, version: int | None = None) -> Response:
         await allow(request, Scope.MODELS_READ, model)
-        return _status(await dataplane.model_ready(model, version))
+        return _status(await dataplane.model_ready(model, _version(version)), "Model version")
 
     @router.get("/models/{model}/config", summary="Model configuration")
-    @router.get("/models/{model}/versions/{version}/config", summary="Model version configuration")
-    async def model_config(request: Request, model: str, version: str = "") -> Response:
+    @router.get(
+        "/models/{model}/versions/{version:int}/config", summary="Model version configuration"
+    )
+    async def model_config(request: Request, model: str, version: int | None = None) -> Response:
         await allow(request, Scope.MODELS_READ, model)
-        return json_response(config_to_json(await dataplane.model_config(model, version)))
+        return json_response(config_to_json(await dataplane.model_config(model, _version(version))))
 
     @router.get("/models/{model}/stats", summary="Model statistics")
-    @router.get("/models/{model}/versions/{version}/stats", summary="Model version statistics")
-    async def model_stats(request: Request, model: str, version: str = "") -> Response:
+    @router.get("/models/{model}/versions/{version:int}/stats", summary="Model version statistics")
+    async def model_stats(request: Request, model: str, version: int | None = None) -> Response:
         await allow(request, Scope.MODELS_READ, model)
-        return json_response(await dataplane.statistics(model, version))
+        return json_response(await dataplane.statistics(model, _version(version)))
 
     @router.post("/models/{model}/infer", summary="Inference (JSON or binary tensor data)")
-    @router.post("/models/{model}/versions/{version}/infer", summary="Inference on a version")
-    async def infer(request: Request, model: str, version: str = "") -> Response:
+    @router.post("/models/{model}/versions/{version:int}/infer", summary="Inference on a version")
+    async def infer(request: Request, model: str, version: int | None = None) -> Response:
         start = time.perf_counter()
         infer_request: InferRequest | None = None
         response: InferResponse | None = None
@@ -120,9 +129,10 @@ def build_router(
             await allow(request, Scope.INFER, model)
             body = await read_body(request, limit)
             infer_request = decode_infer_request(
-                model, version, body, request.headers.get(HEADER_LENGTH)
+                model, _version(version), body, request.headers.get(HEADER_LENGTH)
             )
             apply_priority_header(infer_request, request.headers.get("x-priority"))
+            infer_request.trace_headers = trace_headers(request.headers)
             with server_span(tracer, f"POST /v2/models/{model}/infer", request.headers, "http"):
                 response = await dataplane.infer(infer_request)
             payload, header_length = encode_infer_response(response, infer_request)
@@ -144,7 +154,7 @@ def build_router(
                     protocol="http",
                     request_id=infer_request.id if infer_request else None,
                     model=model,
-                    version=response.model_version if response else version or None,
+                    version=response.model_version if response else _version(version) or None,
                     status=status,
                     latency_ms=round((time.perf_counter() - start) * 1000, 3),
                     cache_hit=bool(response and response.parameters.get(CACHE_HIT_PARAMETER)),

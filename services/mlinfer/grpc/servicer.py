@@ -24,7 +24,7 @@ from mlinfer.core.types import InferRequest, InferResponse
 from mlinfer.grpc import converters
 from mlinfer.grpc.errors import grpc_code, trailing_metadata
 from mlinfer.observability.logs import ACCESS_LOGGER, log_request
-from mlinfer.observability.tracing import server_span
+from mlinfer.observability.tracing import server_span, trace_headers
 
 SERVICE = "inference.GRPCInferenceService"
 # The caller's identity for this call's access-log line (per task, so per call).
@@ -148,7 +148,7 @@ class InferenceServicer(service_pb2_grpc.GRPCInferenceServiceServicer):  # type:
         try:
             await self._allow(context, Scope.INFER, message.model_name)
             request = converters.request_from_proto(message)
-            headers = _trace_headers(context)
+            headers = request.trace_headers = _trace_headers(context)
             with server_span(self._tracer, f"{SERVICE}/ModelInfer", headers, "grpc"):
                 response = await self._dp.infer(request)
             return response
@@ -239,5 +239,5 @@ def _identity(context: Any) -> str | None:
 
 
 def _trace_headers(context: Any) -> dict[str, str]:
-    metadata = context.invocation_metadata() or ()
-    return {k: v for k, v in metadata if k in ("traceparent", "tracestate") and isinstance(v, str)}
+    metadata = {k: v for k, v in context.invocation_metadata() or () if isinstance(v, str)}
+    return trace_headers(metadata)

@@ -82,12 +82,20 @@ def inject_headers() -> dict[str, str]:
     return carrier
 
 
+TRACE_HEADERS = ("traceparent", "tracestate")
+
+
+def trace_headers(headers: Mapping[str, str]) -> dict[str, str]:
+    """The W3C trace headers of an incoming request (passed on even when tracing is off)."""
+    return {k: headers[k] for k in TRACE_HEADERS if k in headers}
+
+
 @contextmanager
 def server_span(
     tracer: trace.Tracer, name: str, headers: Mapping[str, str], protocol: str
 ) -> Iterator[trace.Span]:
     """The transport's span, continuing the client's trace when it sent ``traceparent``."""
-    carrier = {k: v for k, v in headers.items() if k in ("traceparent", "tracestate")}
+    carrier = trace_headers(headers)
     with tracer.start_as_current_span(
         name,
         context=extract_context(carrier) if carrier else None,

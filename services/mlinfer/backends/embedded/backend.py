@@ -15,6 +15,7 @@ from tritonclient.grpc import model_config_pb2 as mc
 from mlinfer.backends.base import Backend, ModelMetricsSnapshot
 from mlinfer.backends.embedded.model import LoadedVersion
 from mlinfer.core.errors import (
+    InvalidInputError,
     MLInferError,
     ModelLoadError,
     ModelNotFoundError,
@@ -107,19 +108,20 @@ class EmbeddedBackend(Backend):
         )
 
     def _resolve(self, name: str, version: str) -> LoadedVersion:
+        # Wording and codes follow Triton 2.51: a model it does not serve is NOT_FOUND.
         entry = self._models.get(name)
         if entry is None or (not entry.serving and not entry.states and not entry.error):
-            self._repository.model_dir(name)  # raises NotFound for names not in the repository
-            raise ModelNotReadyError(f"Request for unknown model: '{name}' is not loaded")
+            raise ModelNotFoundError(f"Request for unknown model: '{name}' is not found")
         if not version:
             if not entry.serving:
-                raise ModelNotReadyError(
+                raise ModelNotFoundError(
                     f"Request for unknown model: '{name}' has no available versions"
                 )
             return entry.serving[max(entry.serving)]
-        if not version.isdigit():
-            raise ModelNotFoundError(
-                f"Request for unknown model: '{name}' version {version} is not found"
+        if not version.isdigit() or int(version) < 1:
+            raise InvalidInputError(
+                f"failed to get model version from specified version string '{version}', "
+                "version should be an integral value > 0"
             )
         loaded = entry.serving.get(int(version))
         if loaded is None:
@@ -158,9 +160,7 @@ class EmbeddedBackend(Backend):
 
     async def unload_model(self, name: str) -> None:
         self._check_control_allowed()
-        if name not in self._models:
-            self._repository.model_dir(name)  # unknown names are a 404, not a silent no-op
-        async with self._lock(name):
+        async with self._lock(name):  # unloading an unknown model is a no-op, as in Triton
             entry = self._models.get(name)
             if entry is None:
                 return
@@ -274,12 +274,17 @@ class EmbeddedBackend(Backend):
     # -- statistics ----------------------------------------------------------------------
     async def statistics(self, name: str = "", version: str = "") -> list[dict[str, Any]]:
         if name:
-            if version:
-                return [self._resolve(name, version).statistics()]
+            # Triton answers statistics of what it does not serve with INVALID_ARGUMENT.
             entry = self._models.get(name)
             if entry is None or not entry.serving:
-                self._resolve(name, "")  # raises the right error
-            assert entry is not None
+                raise InvalidInputError(f"requested model '{name}' is not available")
+            if version:
+                loaded = entry.serving.get(int(version)) if version.isdigit() else None
+                if loaded is None:
+                    raise InvalidInputError(
+                        f"requested model version is not available for model '{name}'"
+                    )
+                return [loaded.statistics()]
             return [v.statistics() for _, v in sorted(entry.serving.items())]
         return [
             v.statistics()

@@ -14,7 +14,6 @@ from mlinfer.core.dataplane import DataPlane
 from mlinfer.core.errors import (
     ModelLoadError,
     ModelNotFoundError,
-    ModelNotReadyError,
     OperationNotAllowedError,
 )
 from mlinfer.core.types import InferRequest, Tensor
@@ -73,7 +72,7 @@ async def test_unsupported_config_field_is_named(tmp_path: Path) -> None:
         (row,) = await dp.repository_index()
         assert row.state == "UNAVAILABLE"
         assert "config field 'sequence_batching' is not supported" in row.reason
-        with pytest.raises(ModelNotReadyError):
+        with pytest.raises(ModelNotFoundError, match="has no available versions"):
             await dp.infer(_simple_request())
     finally:
         await backend.stop()
