@@ -50,7 +50,8 @@ class ModelNotFoundError(MLInferError):
 
 
 class ModelNotReadyError(MLInferError):
-    # Triton answers a request for a model that exists but is not loaded as unavailable.
+    """A version that is loading or draining for an unload: retry shortly."""
+
     status = StatusCode.UNAVAILABLE
 
 
