@@ -142,6 +142,7 @@ class Server:
             host=self.settings.host,
             port=self.settings.http_port,
             lifespan="off",
+            log_config=None,  # uvicorn logs through our handlers (JSON when configured)
             log_level=self.settings.log_level.lower(),
             access_log=False,
             loop="none",

@@ -22,9 +22,16 @@ def configure_logging(level: str, fmt: str) -> None:
         )
     else:
         handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    handler.addFilter(_drop_terminal_colours)
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level.upper())
+
+
+def _drop_terminal_colours(record: logging.LogRecord) -> bool:
+    # uvicorn attaches an ANSI-coloured copy of each message; it is noise in JSON lines.
+    record.__dict__.pop("color_message", None)
+    return True
 
 
 def log_request(logger: logging.Logger, **fields: Any) -> None:
