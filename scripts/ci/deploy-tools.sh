@@ -35,36 +35,8 @@ pip_packages=(
 )
 
 # --- Debian packages ------------------------------------------------------------------
-missing=()
-for pkg in "${apt_packages[@]}"; do
-  if ! dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed"; then
-    missing+=("$pkg")
-  fi
-done
-
-if [ "${#missing[@]}" -eq 0 ]; then
-  echo "==> deploy-tools: ${apt_packages[*]} already installed"
-else
-  if [ "$(id -u)" -ne 0 ]; then
-    echo "deploy-tools.sh: need root to install: ${missing[*]}" >&2
-    exit 1
-  fi
-  echo "==> deploy-tools: apt-get install ${missing[*]}"
-  export DEBIAN_FRONTEND=noninteractive
-  # policy-rc.d exit 101 tells invoke-rc.d not to start the packages' services (nginx on
-  # port 80, prometheus on 9090) during the install.
-  policy=/usr/sbin/policy-rc.d
-  created_policy=0
-  if [ ! -e "$policy" ]; then
-    printf '#!/bin/sh\nexit 101\n' > "$policy"
-    chmod +x "$policy"
-    created_policy=1
-  fi
-  trap 'if [ "$created_policy" -eq 1 ]; then rm -f "$policy"; fi' EXIT
-  apt-get update -qq
-  # --no-install-recommends: prometheus would recommend node-exporter and friends.
-  apt-get install -y -qq --no-install-recommends "${missing[@]}"
-fi
+source "$(dirname "$0")/apt.sh"
+apt_install_missing deploy-tools "${apt_packages[@]}"
 
 for tool in systemd-analyze promtool openssl git; do
   command -v "$tool" >/dev/null || { echo "deploy-tools.sh: $tool missing after install" >&2; exit 1; }

@@ -19,6 +19,7 @@ import pytest
 import yaml
 
 from tests.layer.layerlib import DEPLOY, REPO, compose_binary, require_tool
+from tests.support.tls import self_signed
 
 COMPOSE_FILE = REPO / "docker-compose.yml"
 SECRETS = {
@@ -132,30 +133,9 @@ def test_dockerfile_builds_the_package_without_onnxruntime() -> None:
 
 
 def _nginx_copy(tmp_path: Path) -> Path:
-    openssl = require_tool("openssl", "a self-signed certificate for nginx -t")
     certs = tmp_path / "certs"
     certs.mkdir()
-    subprocess.run(
-        [
-            openssl,
-            "req",
-            "-x509",
-            "-newkey",
-            "rsa:2048",
-            "-nodes",
-            "-days",
-            "1",
-            "-subj",
-            "/CN=localhost",
-            "-keyout",
-            str(certs / "tls.key"),
-            "-out",
-            str(certs / "tls.crt"),
-        ],
-        check=True,
-        capture_output=True,
-        timeout=120,
-    )
+    self_signed(certs, cert="tls.crt", key="tls.key")
     (tmp_path / "logs").mkdir()
     conf = (DEPLOY / "nginx" / "nginx.conf").read_text()
     conf = conf.replace("/etc/nginx/", f"{tmp_path}/").replace(
