@@ -17,11 +17,13 @@ from __future__ import annotations
 
 import argparse
 import collections
+import contextlib
 import re
 import shutil
 import subprocess
 import sys
 import threading
+from collections.abc import Iterator
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -53,8 +55,26 @@ def summarize(folded: Path, top: int = 25) -> str:
     return "\n".join(lines)
 
 
+@contextlib.contextmanager
+def _triton(repository: Path, model: str, out: Path) -> Iterator[str]:
+    """Triton (nvidia-pytriton's, Python backend) serving ``model``; yields its gRPC address."""
+    from mlinfer.triton.python_backend import write_python_backend_repository
+    from mlinfer.triton.server_process import TritonServerProcess
+
+    pyrepo = repository.parent / "triton-profile"
+    if pyrepo.exists():
+        shutil.rmtree(pyrepo)
+    write_python_backend_repository(repository, pyrepo, [model])
+    triton = TritonServerProcess(
+        pyrepo, model_control_mode="explicit", load_models=[model], log_path=out / "triton.log"
+    )
+    with triton:
+        triton.wait_ready(models=[model])
+        yield triton.grpc_url
+
+
 def main(argv: list[str] | None = None) -> int:
-    from mlinfer.bench.servers import MlinferProcess
+    from mlinfer.bench.servers import MlinferProcess, wait_http_ready
     from mlinfer.triton.perf_analyzer import run_perf_analyzer
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -72,15 +92,29 @@ def main(argv: list[str] | None = None) -> int:
         help="sample every thread, not only the one holding the GIL (py-spy --gil is the "
         "default: the server's Python work is what the GIL serializes)",
     )
+    parser.add_argument(
+        "--triton",
+        action="store_true",
+        help="profile mlinfer in front of a real Triton (python-backend twin of the model)",
+    )
     args = parser.parse_args(argv)
 
     py_spy = shutil.which("py-spy") or str(Path(sys.executable).with_name("py-spy"))
     if not Path(py_spy).exists():
         parser.error("py-spy not found: pip install py-spy")
     args.out.mkdir(parents=True, exist_ok=True)
-    stem = args.out / f"profile-{args.model}-{args.protocol}-c{args.concurrency}"
+    front = "-front" if args.triton else ""
+    stem = args.out / f"profile{front}-{args.model}-{args.protocol}-c{args.concurrency}"
     log = args.out / f"{stem.name}-server.log"
-    with MlinferProcess(args.repository, [args.model], log) as server:
+    with contextlib.ExitStack() as stack:
+        if args.triton:
+            triton_url = stack.enter_context(_triton(args.repository, args.model, args.out))
+            server = MlinferProcess(args.repository, [], log, extra_args=["--triton", triton_url])
+        else:
+            server = MlinferProcess(args.repository, [args.model], log)
+        stack.enter_context(server)
+        if args.triton:
+            wait_http_ready(f"http://{server.http_url}", [args.model], server.proc, 120, "front")
         url = server.grpc_url if args.protocol == "grpc" else server.http_url
         load: dict[str, object] = {}
 

@@ -66,6 +66,8 @@ class Plan:
     heavy_load: LoadWindow
     light_ceiling_s: float
     heavy_ceiling_s: float
+    check_ceiling_s: float
+    """Adjacent ceiling checks (best batch only) right before and after each model's block."""
     concurrency: tuple[int, ...] = (8, 32)
     front_concurrency: tuple[int, ...] = (1, 8)
     quiet: Quiet | None = field(default_factory=Quiet)
@@ -73,7 +75,7 @@ class Plan:
     """A measurement that failed or ran beside more than ``max_background_percent`` of other
     load is repeated (up to this many times in all); the quietest good attempt is kept."""
     max_background_percent: float = 15.0
-    retry_budget_s: float = 300.0
+    retry_budget_s: float = 180.0
     """Total time repeats may add to a run; past it, the first attempt stands."""
 
     def perf(self, model: str) -> PerfWindow:
@@ -93,6 +95,7 @@ def plan_for(quick: bool) -> Plan:
             heavy_load=LoadWindow(2.0, 1.0),
             light_ceiling_s=0.5,
             heavy_ceiling_s=1.0,
+            check_ceiling_s=0.5,
             quiet=Quiet(30.0, 2.0),
             attempts=2,
             max_background_percent=30.0,
@@ -102,9 +105,10 @@ def plan_for(quick: bool) -> Plan:
         light_perf=PerfWindow(3000, 20.0, 6),
         heavy_perf=PerfWindow(5000, 25.0, 5, min_requests=40),
         light_load=LoadWindow(6.0, 2.0),
-        heavy_load=LoadWindow(14.0, 5.0),
+        heavy_load=LoadWindow(12.0, 4.0),
         light_ceiling_s=3.0,
         heavy_ceiling_s=6.0,
+        check_ceiling_s=8.0,
     )
 
 
@@ -422,6 +426,7 @@ class Suite:
             self._done(row)
             for name in models:
                 data = self._input_data(server, name)
+                self._ceiling_check(name, "before")
                 for c in self.plan.concurrency:
                     for protocol in ("http", "grpc"):
                         url = server.grpc_url if protocol == "grpc" else server.http_url
@@ -443,7 +448,32 @@ class Suite:
                 self._load(
                     "mlinfer", "batching", pid, twin, server.http_url, "http", "binary", c, "off"
                 )
-            # Small-request rate on the tiny model.
+                self._ceiling_check(name, "after")
+
+    def _ceiling_check(self, model: str, when: str) -> None:
+        """Raw ORT at the sweep's best batch, next to the server measurements it is compared
+        with: this VM's speed drifts over minutes, so ratios use these adjacent figures."""
+        sweep = self.ceilings.get(model)
+        batch = int(sweep["best"]["batch_size"]) if sweep else bench_model(model).max_batch_size
+        labels = {
+            "section": "ceiling-check",
+            "model": model,
+            "server": "onnxruntime",
+            "tool": "session.run",
+            "batching": when,
+        }
+
+        def fill(row: dict[str, Any]) -> None:
+            ceiling_row(row, self.onnx_repo / model, [batch], self.plan.check_ceiling_s)
+
+        self._measured(labels, [], fill)
+
+    def _small_requests(self) -> None:
+        """Small-request rate of the embedded engine on ``simple`` (compared with Triton's,
+        measured just before)."""
+        server = MlinferProcess(self.onnx_repo, [TINY_MODEL], self.logs / "mlinfer-small.log")
+        with server:
+            pid = [server.pid]
             for c in self.plan.front_concurrency:
                 for protocol in ("http", "grpc"):
                     url = server.grpc_url if protocol == "grpc" else server.http_url
@@ -522,6 +552,13 @@ class Suite:
         self._done(row)
 
     def section_triton(self) -> None:
+        """Triton direct, mlinfer in front of it, then mlinfer embedded on the tiny model."""
+        try:
+            self._triton_comparison()
+        finally:
+            self._small_requests()
+
+    def _triton_comparison(self) -> None:
         from mlinfer.triton.python_backend import write_python_backend_repository
         from mlinfer.triton.server_process import TritonNotFoundError, TritonServerProcess
 

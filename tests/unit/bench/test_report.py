@@ -31,7 +31,10 @@ def _doc() -> dict[str, Any]:
     small = dict(section="small", model="simple", server="mlinfer", tool="perf_analyzer")
     triton = dict(section="triton", tool="perf_analyzer")
     rows = [
-        _row(section="ceiling", model="custom_cnn", infer_per_s=400.0, batch_size=8, p50_ms=20.0),
+        _row(section="ceiling", model="custom_cnn", infer_per_s=500.0, batch_size=8, p50_ms=20.0),
+        # the machine drifted: the checks next to the server measurements are what count
+        _row(section="ceiling-check", model="custom_cnn", infer_per_s=390.0, batching="before"),
+        _row(section="ceiling-check", model="custom_cnn", infer_per_s=410.0, batching="after"),
         _row(
             **embedded,
             protocol="http",
@@ -114,9 +117,12 @@ def _doc() -> dict[str, Any]:
 def test_ratios_and_verdicts_come_from_the_rows() -> None:
     text = render(_doc(), "bench/results/x/results.json")
     assert "Test CPU" in text and "bench/results/x/results.json" in text
-    # ceiling: 380 / 400 = 0.95 met; 300 / 400 = 0.75 not met
-    assert "| Custom CNN | 8 | http | 380.0 | 400.0 | 0.95 | **met**" in text
-    assert "| Custom CNN | 32 | http | 300.0 | 400.0 | 0.75 | **not met** (0.15 short) |" in text
+    # ceiling: mean of the adjacent checks (400); 380 / 400 = 0.95 met; 300 / 400 = 0.75 not
+    ceiling = "400.0 (adjacent checks (range 390.0-410.0))"
+    assert f"| Custom CNN | 8 | http | 380.0 | {ceiling} | 0.95 | **met**" in text
+    assert (
+        f"| Custom CNN | 32 | http | 300.0 | {ceiling} | 0.75 | **not met** (0.15 short) |" in text
+    )
     assert "2.00x" in text  # batching 300 vs 150
     assert "+0.20" in text  # added p50 through the front (0.6 - 0.4)
     assert "0.50x" in text  # small-request rate vs Triton
