@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import threading
 import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -46,6 +47,34 @@ class BatchingPolicy:
         )
 
 
+class InlinePolicy:
+    """Run batches on the event loop when they take less time than handing them to a thread.
+
+    A tiny model computes in tens of microseconds, less than the two thread wake-ups that
+    a worker thread costs; blocking the loop that briefly is cheaper than the hop. The
+    decision follows a moving average of the measured execution time, so a model that
+    turns slow (a larger batch, a busy machine) goes back to the thread pool by itself.
+    Only for single-instance models: several instances exist to compute in parallel.
+    """
+
+    _WARMUP = 16  # executions measured on the thread pool before deciding
+
+    def __init__(self, max_ns: int) -> None:
+        self.max_ns = max_ns
+        self.average_ns = 0.0
+        self._seen = 0
+
+    @property
+    def enabled(self) -> bool:
+        return self.max_ns > 0 and self._seen >= self._WARMUP and self.average_ns <= self.max_ns
+
+    def observe(self, elapsed_ns: int) -> None:
+        # Called from whichever thread ran the batch; a lost update only delays the decision.
+        self._seen += 1
+        weight = 1.0 / min(self._seen, self._WARMUP)
+        self.average_ns += (elapsed_ns - self.average_ns) * weight
+
+
 class Scheduler:
     def __init__(
         self,
@@ -55,6 +84,7 @@ class Scheduler:
         instances: int,
         run_batch: BatchRunner,
         on_dispatch: Callable[[PendingRequest, int], None] | None = None,
+        inline_max_ns: int = 0,
     ) -> None:
         self._label = model_label
         self._policy = policy
@@ -62,6 +92,7 @@ class Scheduler:
         self._run_batch = run_batch
         self._on_dispatch = on_dispatch  # (request, ns it waited in the queue)
         self._instances = max(instances, 1)
+        self._inline = InlinePolicy(inline_max_ns if self._instances == 1 else 0)
         self._pool = ThreadPoolExecutor(
             self._instances, thread_name_prefix=f"mlinfer-{model_label}"
         )
@@ -79,6 +110,7 @@ class Scheduler:
 
     def start(self) -> None:
         self._loop = asyncio.get_running_loop()
+        self._loop_thread = threading.get_ident()
         self._accepting = True
         self._workers = [
             asyncio.create_task(self._worker(i), name=f"{self._label}-instance-{i}")
@@ -86,8 +118,11 @@ class Scheduler:
         ]
 
     def call_soon(self, fn: Callable[..., Any], *args: Any) -> None:
-        """Run ``fn`` on the event loop; safe from worker threads."""
-        self._loop.call_soon_threadsafe(fn, *args)
+        """Run ``fn`` on the event loop: now when already on it (inline), else handed over."""
+        if threading.get_ident() == self._loop_thread:
+            fn(*args)
+        else:
+            self._loop.call_soon_threadsafe(fn, *args)
 
     def submit(self, request: InferRequest, batch_size: int, shape_key: ShapeKey) -> PendingRequest:
         """Queue a request; await ``.future`` for its result."""
@@ -186,9 +221,12 @@ class Scheduler:
             if self._on_dispatch is not None:
                 self._on_dispatch(pending, dispatch_ns - pending.enqueue_ns)
         self._executing += len(batch)
-        loop = asyncio.get_running_loop()
         try:
-            results = await loop.run_in_executor(self._pool, self._run_batch, instance, batch)
+            if self._inline.enabled:
+                results = self._timed_run(instance, batch)
+            else:
+                loop = asyncio.get_running_loop()
+                results = await loop.run_in_executor(self._pool, self._timed_run, instance, batch)
         except MLInferError as exc:
             results = [exc] * len(batch)
         except Exception as exc:  # a model failure must fail its requests, not the worker
@@ -206,6 +244,13 @@ class Scheduler:
             else:
                 pending.future.set_result(result)
         self._note_idle()
+
+    def _timed_run(self, instance: int, batch: Sequence[PendingRequest]) -> Sequence[Any]:
+        start = time.perf_counter_ns()
+        try:
+            return self._run_batch(instance, batch)
+        finally:
+            self._inline.observe(time.perf_counter_ns() - start)
 
     def _note_idle(self) -> None:
         if not len(self._queue) and not self._executing:

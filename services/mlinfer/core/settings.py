@@ -43,6 +43,11 @@ class Settings(BaseSettings):
         description="ONNX Runtime providers for the embedded engine; empty = from instance_group.",
     )
     intra_op_threads: int = Field(0, description="ONNX Runtime intra-op threads (0 = ORT default).")
+    inline_execution_max_us: int = Field(
+        100,
+        description="Single-instance models whose batches take at most this long run on the "
+        "event loop instead of a worker thread (0 = always a thread).",
+    )
     max_request_bytes: int = Field(64 * 1024 * 1024, description="Largest accepted request body.")
     grpc_max_message_bytes: int = Field(
         64 * 1024 * 1024, description="Largest gRPC message, both directions."

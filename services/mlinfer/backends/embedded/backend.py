@@ -219,7 +219,7 @@ class EmbeddedBackend(Backend):
                     entry.states, entry.error = states, reasons
                 raise ModelLoadError(f"failed to load '{name}': {reasons}")
             for loaded in fresh.values():
-                loaded.start()
+                loaded.start(self._settings.inline_execution_max_us * 1000)
             old, entry.serving = entry.serving, fresh
             entry.states, entry.error = states, ""
             entry.fingerprint = await asyncio.to_thread(self._repository.fingerprint, name)

@@ -82,7 +82,7 @@ class LoadedVersion:
     def pending(self) -> int:
         return self._scheduler.pending if self._scheduler else 0
 
-    def start(self) -> None:
+    def start(self, inline_max_ns: int = 0) -> None:
         """Start the scheduler; needs the running event loop."""
         config = self.spec.config
         batching = config.dynamic_batching if config.HasField("dynamic_batching") else None
@@ -93,6 +93,7 @@ class LoadedVersion:
             len(self._sessions),
             self._run_batch,
             on_dispatch=self._record_queue,
+            inline_max_ns=inline_max_ns,
         )
         self._scheduler.start()
 
