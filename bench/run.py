@@ -48,6 +48,7 @@ def main(argv: list[str] | None = None) -> int:
 
     if args.render_only:
         doc = json.loads(args.render_only.read_text(encoding="utf-8"))
+        doc.setdefault("repository_root", str(ROOT))
         args.docs.write_text(render(doc, _rel(args.render_only)), encoding="utf-8")
         print(f"wrote {args.docs}")
         return 0

@@ -52,6 +52,23 @@ def package_versions(names: tuple[str, ...] = _PACKAGES) -> dict[str, str]:
     return out
 
 
+def code_version(root: Path) -> str:
+    """``git describe --always --dirty`` of the checkout the servers run from ('' if unknown)."""
+    import subprocess
+
+    try:
+        proc = subprocess.run(
+            ["git", "-C", str(root), "describe", "--always", "--dirty", "--abbrev=12"],
+            capture_output=True,
+            text=True,
+            timeout=30,
+            check=False,
+        )
+    except (OSError, subprocess.SubprocessError):
+        return ""
+    return proc.stdout.strip() if proc.returncode == 0 else ""
+
+
 def machine_info() -> dict[str, Any]:
     psutil = psutil_module()
     return {

@@ -92,8 +92,21 @@ def _machine(doc: Mapping[str, Any]) -> str:
             + (", **quick mode** (shrunken models, short windows)" if doc.get("quick") else ""),
         ),
         ("Background load", load),
+        ("Code", _code(doc)),
     ]
     return table(["", ""], [(k, v) for k, v in entries])
+
+
+def _code(doc: Mapping[str, Any]) -> str:
+    code = doc.get("code") or {}
+    start, end = code.get("start", ""), code.get("end", "")
+    if not start:
+        return "not recorded"
+    text = f"`{start}` (git describe of the checkout the servers ran from"
+    text += "; -dirty: with uncommitted changes)" if start.endswith("-dirty") else ")"
+    if end and end != start:
+        text += f"; **the code changed during the run**: `{end}` at the end"
+    return text
 
 
 def _models(doc: Mapping[str, Any]) -> str:
@@ -538,6 +551,11 @@ def _commands(doc: Mapping[str, Any]) -> str:
     return "\n".join(lines)
 
 
+def _relative_paths(text: str, root: str) -> str:
+    """Commands as run from the repository root (no machine-specific absolute paths)."""
+    return text.replace(root.rstrip("/") + "/", "") if root else text
+
+
 def render(doc: Mapping[str, Any], results_path: str = "") -> str:
     ceiling_text, _ = _ceiling_ratios(doc)
     notes = doc.get("notes", [])
@@ -575,7 +593,7 @@ def render(doc: Mapping[str, Any], results_path: str = "") -> str:
         "server's time goes",
         "```",
         "",
-        _commands(doc),
+        _relative_paths(_commands(doc), str(doc.get("repository_root", ""))),
         "",
         "## Models",
         "",

@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from mlinfer.bench.machine import code_version
 from mlinfer.bench.measure import (
     PerfWindow,
     Quiet,
@@ -145,6 +146,7 @@ class Suite:
         self.servers: dict[str, str] = {}  # label -> command line
         self.started = dt.datetime.now(dt.timezone.utc)
         self._retry_spent_s = 0.0
+        self.code_at_start = code_version(self.root.resolve().parent.parent)
 
     # -- bookkeeping ---------------------------------------------------------------------
     def _row(self, **labels: Any) -> dict[str, Any]:
@@ -178,6 +180,11 @@ class Suite:
             "date": self.started.isoformat(timespec="seconds"),
             "finished": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
             "quick": self.plan.quick,
+            "repository_root": str(self.root.resolve().parent.parent),
+            "code": {
+                "start": self.code_at_start,
+                "end": code_version(self.root.resolve().parent.parent),
+            },
             "machine": machine_info(),
             "models": [
                 {
