@@ -245,7 +245,7 @@ def ceiling_row(
         p50_ms=best["batch_latency_ms"],
         note=(
             f"{result['instances']} session(s) x {result['intra_op_threads']} intra-op "
-            "thread(s); sweep "
+            f"thread(s); {'sweep ' if len(result['points']) > 1 else ''}"
             + ", ".join(f"b{p['batch_size']}: {p['infer_per_s']:.1f}/s" for p in result["points"])
         ),
     )

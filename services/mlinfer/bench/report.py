@@ -105,7 +105,11 @@ def _code(doc: Mapping[str, Any]) -> str:
     text = f"`{start}` (git describe of the checkout the servers ran from"
     text += "; -dirty: with uncommitted changes)" if start.endswith("-dirty") else ")"
     if end and end != start:
-        text += f"; **the code changed during the run**: `{end}` at the end"
+        base = start.removesuffix("-dirty")
+        text += (
+            f"; **the checkout changed during the run**: `{end}` at the end (whether server "
+            f"code changed: `git log {base}..{end.removesuffix('-dirty')} -- services/mlinfer`)"
+        )
     return text
 
 
@@ -139,7 +143,7 @@ def ceiling_for(rows: Sequence[Row], model: str) -> tuple[float | None, str]:
         if r.get("section") == "ceiling-check" and r.get("model") == model and ok(r)
     ]
     if checks:
-        spread = f" (range {min(checks):.1f}-{max(checks):.1f})" if len(checks) > 1 else ""
+        spread = f", range {min(checks):.1f}-{max(checks):.1f}" if len(checks) > 1 else ""
         return statistics.fmean(checks), f"adjacent checks{spread}"
     sweep = find(rows, section="ceiling", model=model)
     if ok(sweep):
@@ -645,6 +649,9 @@ def render(doc: Mapping[str, Any], results_path: str = "") -> str:
         _memory(doc),
         "",
         "## All measurements",
+        "",
+        "Both load generators, every protocol. For `ceiling` and `ceiling-check` rows, `p50 ms` "
+        "is the mean time of one `session.run` call at the batch size in the note.",
         "",
         _all(doc),
         "",
