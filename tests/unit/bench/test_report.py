@@ -118,7 +118,7 @@ def test_ratios_and_verdicts_come_from_the_rows() -> None:
     text = render(_doc(), "bench/results/x/results.json")
     assert "Test CPU" in text and "bench/results/x/results.json" in text
     # ceiling: mean of the adjacent checks (400); 380 / 400 = 0.95 met; 300 / 400 = 0.75 not
-    ceiling = "400.0 (adjacent checks (range 390.0-410.0))"
+    ceiling = "400.0 (adjacent checks, range 390.0-410.0)"
     assert f"| Custom CNN | 8 | http | 380.0 | {ceiling} | 0.95 | **met**" in text
     assert (
         f"| Custom CNN | 32 | http | 300.0 | {ceiling} | 0.75 | **not met** (0.15 short) |" in text
