@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import statistics
 from collections.abc import Iterable, Mapping, Sequence
+from pathlib import Path
 from typing import Any
 
 Row = Mapping[str, Any]
@@ -655,6 +656,7 @@ def render(doc: Mapping[str, Any], results_path: str = "") -> str:
         "",
         _all(doc),
         "",
+        _analysis(),
         "## Notes",
         "",
     ]
@@ -667,3 +669,12 @@ def render(doc: Mapping[str, Any], results_path: str = "") -> str:
         for r in failures
     ]
     return "\n".join(parts) + "\n"
+
+
+ANALYSIS = Path(__file__).resolve().parents[3] / "bench" / "analysis.md"
+
+
+def _analysis() -> str:
+    """The hand-written part (hot-path changes with predicted and measured gains, causes of
+    the gaps): kept in bench/analysis.md so that regenerating this page never loses it."""
+    return ANALYSIS.read_text().rstrip("\n") + "\n" if ANALYSIS.is_file() else ""
