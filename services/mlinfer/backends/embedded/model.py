@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import re
 import time
 from collections.abc import Sequence
 from pathlib import Path
@@ -11,6 +12,7 @@ from typing import Any
 import numpy as np
 import onnxruntime as ort
 from numpy.typing import NDArray
+from onnxruntime.capi.onnxruntime_pybind11_state import InvalidArgument as OrtInvalidArgument
 from opentelemetry import trace
 from tritonclient.grpc import model_config_pb2 as mc
 
@@ -141,7 +143,17 @@ class LoadedVersion:
             name: self._feed(name, [p.request for p in batch]) for name in _input_names(batch[0])
         }
         t1 = time.perf_counter_ns()
-        outputs = self._sessions[instance].run(self._output_names, feeds)
+        try:
+            outputs = self._sessions[instance].run(self._output_names, feeds)
+        except OrtInvalidArgument as exc:
+            if len(batch) > 1:
+                # One bad request must not fail the others batched with it: run each alone.
+                return [self._run_batch(instance, [p])[0] for p in batch]
+            return [
+                InvalidInputError(
+                    f"model '{self.spec.name}' rejected the input: {_ort_message(exc)}"
+                )
+            ]
         t2 = time.perf_counter_ns()
         results = self._split(batch, outputs)
         t3 = time.perf_counter_ns()
@@ -234,6 +246,12 @@ class LoadedVersion:
     def statistics(self) -> dict[str, Any]:
         self.stats.pending = self.pending
         return self.stats.as_dict()
+
+
+def _ort_message(exc: Exception) -> str:
+    """The useful part of an ONNX Runtime error (after 'Status Message:'), without colours."""
+    text = re.sub(r"\x1b\[[0-9;]*m", "", str(exc)).splitlines()[0]
+    return text.split("Status Message: ", 1)[-1].strip()
 
 
 def _input_names(pending: PendingRequest) -> list[str]:

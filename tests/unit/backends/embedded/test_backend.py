@@ -12,6 +12,7 @@ import pytest
 from mlinfer.backends.embedded.backend import EmbeddedBackend
 from mlinfer.core.dataplane import DataPlane
 from mlinfer.core.errors import (
+    InvalidInputError,
     ModelLoadError,
     ModelNotFoundError,
     OperationNotAllowedError,
@@ -260,5 +261,34 @@ async def test_gpu_instance_serves_on_cuda(tmp_path: Path) -> None:
     try:
         response = await dp.infer(_simple_request())
         assert response.outputs[0].data.sum() == 2 * np.arange(16).sum()
+    finally:
+        await backend.stop()
+
+
+async def test_input_the_model_rejects_is_a_400_for_that_request_only(
+    sample_repository: Path,
+) -> None:
+    """Out-of-range token ids: ONNX Runtime's INVALID_ARGUMENT becomes the client's 400,
+    and a good request batched with the bad one still succeeds."""
+    backend, dp = await _started(sample_repository, startup_models=["text_encoder"])
+
+    def tokens(value: int) -> InferRequest:
+        ids = np.array([[value, 1, 2]], np.int64)
+        return InferRequest(
+            "text_encoder",
+            [
+                Tensor("input_ids", "INT64", (1, 3), ids),
+                Tensor("attention_mask", "INT64", (1, 3), np.ones_like(ids)),
+            ],
+        )
+
+    try:
+        bad, good = await asyncio.gather(
+            dp.infer(tokens(5000)), dp.infer(tokens(7)), return_exceptions=True
+        )
+        assert isinstance(bad, InvalidInputError)
+        assert "indices element out of data bounds" in bad.message
+        assert not isinstance(good, BaseException)
+        assert good.outputs[0].data.shape == (1, 32)
     finally:
         await backend.stop()
