@@ -22,7 +22,9 @@ import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Literal
+from typing import Literal, TypedDict
+
+from typing_extensions import Unpack
 
 from mlinfer.triton.server_process import default_cache_dir, pytriton_package_dir
 
@@ -152,6 +154,26 @@ def _format_range(value: ConcurrencyRange) -> str:
     return ":".join(str(v) for v in value)
 
 
+class PerfOptions(TypedDict, total=False):
+    """Options of :func:`perf_analyzer_command` and :func:`run_perf_analyzer` (None = unset)."""
+
+    model_version: str | None
+    batch_size: int | None
+    request_rate_range: ConcurrencyRange | None
+    measurement_interval_ms: int | None
+    measurement_mode: Literal["time_windows", "count_windows"] | None
+    measurement_request_count: int | None
+    stability_percentage: float | None
+    max_trials: int | None
+    percentile: int | None
+    shapes: Mapping[str, Sequence[int]] | None
+    input_data: str | Path | None
+    async_mode: bool
+    verbose_csv: bool
+    extra_args: Sequence[str] | None
+    binary: Path | None
+
+
 def perf_analyzer_command(
     model: str,
     url: str,
@@ -159,21 +181,7 @@ def perf_analyzer_command(
     concurrency_range: ConcurrencyRange | None = 1,
     *,
     csv_file: Path | None = None,
-    model_version: str | None = None,
-    batch_size: int | None = None,
-    request_rate_range: ConcurrencyRange | None = None,
-    measurement_interval_ms: int | None = None,
-    measurement_mode: Literal["time_windows", "count_windows"] | None = None,
-    measurement_request_count: int | None = None,
-    stability_percentage: float | None = None,
-    max_trials: int | None = None,
-    percentile: int | None = None,
-    shapes: Mapping[str, Sequence[int]] | None = None,
-    input_data: str | Path | None = None,
-    async_mode: bool = False,
-    verbose_csv: bool = False,
-    extra_args: Sequence[str] = (),
-    binary: Path | None = None,
+    **options: Unpack[PerfOptions],
 ) -> list[str]:
     """The ``perf_analyzer`` argument vector (``url`` is ``host:port``, no scheme).
 
@@ -182,38 +190,35 @@ def perf_analyzer_command(
     """
     if protocol not in ("http", "grpc"):
         raise ValueError(f"protocol must be 'http' or 'grpc', got {protocol!r}")
-    args = [str(binary or find_perf_analyzer()), "-m", model, "-u", url, "-i", protocol]
-    if model_version is not None:
-        args += ["-x", model_version]
-    if batch_size is not None:
-        args += ["-b", str(batch_size)]
-    if request_rate_range is not None:
-        args += ["--request-rate-range", _format_range(request_rate_range)]
+    o = options
+    args = [str(o.get("binary") or find_perf_analyzer()), "-m", model, "-u", url, "-i", protocol]
+    flags: list[tuple[str, object]] = [
+        ("-x", o.get("model_version")),
+        ("-b", o.get("batch_size")),
+        ("--measurement-interval", o.get("measurement_interval_ms")),
+        ("--measurement-mode", o.get("measurement_mode")),
+        ("--measurement-request-count", o.get("measurement_request_count")),
+        ("-s", o.get("stability_percentage")),
+        ("-r", o.get("max_trials")),
+        ("--percentile", o.get("percentile")),
+        ("--input-data", o.get("input_data")),
+        ("-f", csv_file),
+    ]
+    rate = o.get("request_rate_range")
+    if rate is not None:
+        args += ["--request-rate-range", _format_range(rate)]
     elif concurrency_range is not None:
         args += ["--concurrency-range", _format_range(concurrency_range)]
-    if measurement_interval_ms is not None:
-        args += ["--measurement-interval", str(measurement_interval_ms)]
-    if measurement_mode is not None:
-        args += ["--measurement-mode", measurement_mode]
-    if measurement_request_count is not None:
-        args += ["--measurement-request-count", str(measurement_request_count)]
-    if stability_percentage is not None:
-        args += ["-s", str(stability_percentage)]
-    if max_trials is not None:
-        args += ["-r", str(max_trials)]
-    if percentile is not None:
-        args += ["--percentile", str(percentile)]
-    for name, dims in (shapes or {}).items():
+    for flag, value in flags:
+        if value is not None:
+            args += [flag, str(value)]
+    for name, dims in (o.get("shapes") or {}).items():
         args += ["--shape", f"{name}:{','.join(str(d) for d in dims)}"]
-    if input_data is not None:
-        args += ["--input-data", str(input_data)]
-    if async_mode:
+    if o.get("async_mode"):
         args.append("-a")
-    if csv_file is not None:
-        args += ["-f", str(csv_file)]
-    if verbose_csv:
+    if o.get("verbose_csv"):
         args.append("--verbose-csv")
-    args.extend(extra_args)
+    args.extend(o.get("extra_args") or ())
     return args
 
 
@@ -302,22 +307,9 @@ def run_perf_analyzer(
     protocol: Protocol = "grpc",
     concurrency_range: ConcurrencyRange | None = 1,
     *,
-    batch_size: int | None = None,
-    request_rate_range: ConcurrencyRange | None = None,
-    measurement_interval_ms: int | None = None,
-    measurement_mode: Literal["time_windows", "count_windows"] | None = None,
-    measurement_request_count: int | None = None,
-    stability_percentage: float | None = None,
-    max_trials: int | None = None,
-    percentile: int | None = None,
-    shapes: Mapping[str, Sequence[int]] | None = None,
-    input_data: str | Path | None = None,
-    async_mode: bool = False,
-    verbose_csv: bool = False,
-    extra_args: Sequence[str] = (),
     timeout_s: float | None = 600.0,
-    binary: Path | None = None,
     env: Mapping[str, str] | None = None,
+    **options: Unpack[PerfOptions],
 ) -> PerfResult:
     """Run ``perf_analyzer`` against a live server and return its parsed CSV.
 
@@ -326,25 +318,7 @@ def run_perf_analyzer(
     with tempfile.TemporaryDirectory(prefix="perf_analyzer-") as tmp:
         csv_path = Path(tmp) / "results.csv"
         cmd = perf_analyzer_command(
-            model,
-            url,
-            protocol,
-            concurrency_range,
-            csv_file=csv_path,
-            batch_size=batch_size,
-            request_rate_range=request_rate_range,
-            measurement_interval_ms=measurement_interval_ms,
-            measurement_mode=measurement_mode,
-            measurement_request_count=measurement_request_count,
-            stability_percentage=stability_percentage,
-            max_trials=max_trials,
-            percentile=percentile,
-            shapes=shapes,
-            input_data=input_data,
-            async_mode=async_mode,
-            verbose_csv=verbose_csv,
-            extra_args=extra_args,
-            binary=binary,
+            model, url, protocol, concurrency_range, csv_file=csv_path, **options
         )
         run_env = perf_analyzer_environment(base=env)
         try:
