@@ -519,17 +519,7 @@ class Suite:
                     text.replace("count: 2 kind: KIND_CPU", f"count: {count} kind: KIND_CPU"),
                     encoding="utf-8",
                 )
-            server = MlinferProcess(repo, ["image_cnn"], self.logs / f"mlinfer-cnn-x{count}.log")
-            row = self._row(
-                section="memory",
-                model=f"image_cnn x{count} instances",
-                server="mlinfer",
-                tool="psutil",
-                note=f"{count} instance(s)",
-            )
-            with measuring(row, [], None), server:
-                row["rss_mb"] = settled_rss_bytes(server.pid) / 1e6
-            self._done(row)
+            self._instances_rss(repo, "image_cnn", count, f"mlinfer-cnn-x{count}.log")
         # The same for a model whose weights are large: each instance is its own session.
         for count in (1, 2):
             self._resnet_instances(count)
@@ -546,10 +536,14 @@ class Suite:
             text.replace("count: 2 kind: KIND_CPU", f"count: {count} kind: KIND_CPU"),
             encoding="utf-8",
         )
-        server = MlinferProcess(repo, ["resnet50"], self.logs / f"mlinfer-resnet-x{count}.log")
+        self._instances_rss(repo, "resnet50", count, f"mlinfer-resnet-x{count}.log")
+
+    def _instances_rss(self, repo: Path, model: str, count: int, log_name: str) -> None:
+        """Resident memory of ``mlinfer serve`` with ``model`` loaded at ``count`` instances."""
+        server = MlinferProcess(repo, [model], self.logs / log_name)
         row = self._row(
             section="memory",
-            model=f"resnet50 x{count} instances",
+            model=f"{model} x{count} instances",
             server="mlinfer",
             tool="psutil",
             note=f"{count} instance(s)",
