@@ -27,6 +27,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))  # `bench` and `tests.support` are packages of the checkout
 
 
 def summarize(folded: Path, top: int = 25) -> str:
@@ -58,8 +59,8 @@ def summarize(folded: Path, top: int = 25) -> str:
 @contextlib.contextmanager
 def _triton(repository: Path, model: str, out: Path) -> Iterator[str]:
     """Triton (nvidia-pytriton's, Python backend) serving ``model``; yields its gRPC address."""
-    from mlinfer.triton.python_backend import write_python_backend_repository
-    from mlinfer.triton.server_process import TritonServerProcess
+    from tests.support.triton.python_backend import write_python_backend_repository
+    from tests.support.triton.server_process import TritonServerProcess
 
     pyrepo = repository.parent / "triton-profile"
     if pyrepo.exists():
@@ -74,8 +75,8 @@ def _triton(repository: Path, model: str, out: Path) -> Iterator[str]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    from mlinfer.bench.servers import MlinferProcess, wait_http_ready
-    from mlinfer.triton.perf_analyzer import run_perf_analyzer
+    from bench.servers import MlinferProcess, wait_http_ready
+    from tests.support.triton.perf_analyzer import run_perf_analyzer
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--model", default="simple")

@@ -21,11 +21,12 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))  # `bench` and `tests.support` are packages of the checkout
 
 
 def main(argv: list[str] | None = None) -> int:
-    from mlinfer.bench.report import render
-    from mlinfer.bench.suite import SECTIONS, Suite, plan_for
+    from bench.report import render
+    from bench.suite import SECTIONS, Suite, plan_for
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="small models, short windows")

@@ -12,7 +12,7 @@ if [ -x scripts/ci/services.sh ]; then
 fi
 export PATH="$PWD/.venv/bin:$PATH"
 echo "==> ruff"
-ruff check services tests
+ruff check services tests bench
 echo "==> mypy"
 mypy
 echo "==> pytest"

@@ -19,9 +19,9 @@ from pathlib import Path
 
 import pytest
 
-from mlinfer.triton.server_process import TritonServerProcess
 from tests.support.servers import ServerThread, settings_for
-from tests.support.triton import (
+from tests.support.triton.server_process import TritonServerProcess
+from tests.support.triton.targets import (
     EMBEDDED,
     MLINFER_TRITON,
     TARGET_KINDS,

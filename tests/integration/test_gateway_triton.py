@@ -14,8 +14,8 @@ from PIL import Image
 from tritonclient.utils import InferenceServerException
 
 from mlinfer.auth import hash_api_key
-from mlinfer.triton.server_process import TritonServerProcess
 from tests.support.servers import ServerThread, settings_for
+from tests.support.triton.server_process import TritonServerProcess
 
 pytestmark = pytest.mark.triton
 API_KEY = "mlk_" + "t" * 40

@@ -20,7 +20,7 @@ from grpc_reflection.v1alpha import reflection_pb2, reflection_pb2_grpc
 from tritonclient.utils import InferenceServerException, np_to_triton_dtype, triton_to_np_dtype
 
 from mlinfer.samples.models import IDENTITY_TYPES, digits_split
-from tests.support.triton import EMBEDDED, TRITON, Target
+from tests.support.triton.targets import EMBEDDED, TRITON, Target
 
 
 @pytest.fixture

@@ -14,7 +14,7 @@ import tritonclient.http.aio as aiohttpclient
 from tritonclient.utils import InferenceServerException, np_to_triton_dtype, triton_to_np_dtype
 
 from mlinfer.samples.models import IDENTITY_TYPES, digits_split
-from tests.support.triton import EMBEDDED, MLINFER_TRITON, Target
+from tests.support.triton.targets import EMBEDDED, MLINFER_TRITON, Target
 
 
 @pytest.fixture

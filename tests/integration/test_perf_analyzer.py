@@ -9,14 +9,14 @@ from __future__ import annotations
 
 import pytest
 
-from mlinfer.triton.perf_analyzer import (
+from tests.support.servers import ServerThread
+from tests.support.triton.perf_analyzer import (
     PerfAnalyzerError,
     PerfAnalyzerNotFoundError,
     Protocol,
     perf_analyzer_version,
     run_perf_analyzer,
 )
-from tests.support.servers import ServerThread
 
 
 @pytest.fixture(scope="module")

@@ -25,10 +25,10 @@ import tritonclient.grpc as grpcclient
 import tritonclient.http as httpclient
 from tritonclient.utils import InferenceServerException
 
-from mlinfer.triton.server_process import TritonServerProcess
 from tests.support.ports import free_port
 from tests.support.servers import ServerThread, settings_for, wait_until
-from tests.support.triton import (
+from tests.support.triton.server_process import TritonServerProcess
+from tests.support.triton.targets import (
     Gate,
     OtlpReceiver,
     python_repository,

@@ -9,14 +9,14 @@ from typing import Any
 import numpy as np
 import pytest
 
-from mlinfer.triton.perf_analyzer import (
+from tests.support.triton.perf_analyzer import (
     PerfAnalyzerError,
     PerfAnalyzerNotFoundError,
     perf_analyzer_version,
     run_perf_analyzer,
 )
-from mlinfer.triton.python_backend import write_python_backend_repository
-from mlinfer.triton.server_process import (
+from tests.support.triton.python_backend import write_python_backend_repository
+from tests.support.triton.server_process import (
     TritonServerProcess,
     TritonStartError,
     tritonserver_binary,

@@ -129,7 +129,6 @@ RDEPENDS:${PN} = "\
     python3-pillow \
     python3-prometheus-client \
     python3-protobuf \
-    python3-psutil \
     python3-pydantic \
     python3-pydantic-settings \
     python3-pyjwt \

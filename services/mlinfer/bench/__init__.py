@@ -1,5 +1,4 @@
-"""Benchmarks: model builders (ResNet-50, BERT-base, YOLOv8n, custom CNN), the ``mlinfer bench``
-load generator, the raw ONNX Runtime ceiling and the PERFORMANCE.md report.
-
-Nothing here is imported by the serving path; ``bench/run.py`` drives it all.
+"""``mlinfer bench``: the load generator (HTTP binary/JSON and gRPC, concurrency sweeps,
+percentiles, JSON/CSV results). The benchmark driver that uses it lives in the checkout's
+``bench/`` folder and is not part of the package.
 """

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from mlinfer.bench.layers import NetBuilder, Network
+from bench.layers import NetBuilder, Network
 from mlinfer.samples.graph import FLOAT, INT64
 
 INPUT_NAMES = ("input_ids", "attention_mask", "token_type_ids")

@@ -18,9 +18,9 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-from mlinfer.bench.bert import bert
-from mlinfer.bench.layers import Network
-from mlinfer.bench.vision import custom_cnn, resnet50, yolov8
+from bench.bert import bert
+from bench.layers import Network
+from bench.vision import custom_cnn, resnet50, yolov8
 from mlinfer.samples.models import simple_add_sub
 from mlinfer.samples.writer import write_model
 

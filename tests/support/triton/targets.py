@@ -21,8 +21,8 @@ from typing import Any
 
 import pytest
 
-from mlinfer.triton.python_backend import write_python_backend_repository
-from mlinfer.triton.server_process import (
+from tests.support.triton.python_backend import write_python_backend_repository
+from tests.support.triton.server_process import (
     TritonServerProcess,
     TritonStartError,
     tritonserver_binary,

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from mlinfer.bench.measure import new_row
-from mlinfer.bench.report import render
+from bench.measure import new_row
+from bench.report import render
 
 
 def _row(**fields: Any) -> dict[str, Any]:

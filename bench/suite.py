@@ -23,8 +23,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from mlinfer.bench.machine import code_version
-from mlinfer.bench.measure import (
+from bench.host import code_version
+from bench.measure import (
     PerfWindow,
     Quiet,
     ceiling_row,
@@ -34,7 +34,7 @@ from mlinfer.bench.measure import (
     perf_analyzer_row,
     write_input_data,
 )
-from mlinfer.bench.models import (
+from bench.models import (
     BENCH_MODELS,
     INFO_FILENAME,
     NOBATCH_SUFFIX,
@@ -44,7 +44,7 @@ from mlinfer.bench.models import (
     bench_model,
     write_bench_repository,
 )
-from mlinfer.bench.servers import MlinferProcess, settled_rss_bytes
+from bench.servers import MlinferProcess, settled_rss_bytes
 
 SECTIONS = ("build", "ceiling", "embedded", "memory", "triton")
 LIGHT_MODELS = frozenset({TINY_MODEL, "custom_cnn"})
@@ -560,8 +560,8 @@ class Suite:
             self._small_requests()
 
     def _triton_comparison(self) -> None:
-        from mlinfer.triton.python_backend import write_python_backend_repository
-        from mlinfer.triton.server_process import TritonNotFoundError, TritonServerProcess
+        from tests.support.triton.python_backend import write_python_backend_repository
+        from tests.support.triton.server_process import TritonNotFoundError, TritonServerProcess
 
         models = [TINY_MODEL, "custom_cnn"]
         pyrepo = self.root / "triton"
@@ -615,7 +615,7 @@ class Suite:
             )
             self.servers["mlinfer in front of Triton"] = front.display_command
             with front:
-                from mlinfer.bench.servers import wait_http_ready
+                from bench.servers import wait_http_ready
 
                 wait_http_ready(
                     f"http://{front.http_url}", models, front.proc, 120, "mlinfer --triton"

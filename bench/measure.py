@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from mlinfer.bench.machine import CpuMeter, CpuUsage, wait_for_quiet
+from bench.host import CpuMeter, CpuUsage, wait_for_quiet
 
 ROW_KEYS = (
     "section",
@@ -119,7 +119,7 @@ def perf_analyzer_row(
     batch_size: int = 1,
 ) -> None:
     """Fill ``row`` from one perf_analyzer run (retried once, loosely, if it never settles)."""
-    from mlinfer.triton.perf_analyzer import PerfAnalyzerError, run_perf_analyzer
+    from tests.support.triton.perf_analyzer import PerfAnalyzerError, run_perf_analyzer
 
     count = window.request_count(concurrency)
 
@@ -226,7 +226,7 @@ def ceiling_row(
     cmd = [
         sys.executable,
         "-m",
-        "mlinfer.bench.ceiling",
+        "bench.ceiling",
         str(model_dir),
         "--batches",
         ",".join(str(b) for b in batches),
@@ -234,7 +234,11 @@ def ceiling_row(
         f"{seconds:g}",
     ]
     row["command"] = shlex.join(["python", *cmd[1:]])
-    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=1800, check=False)
+    # `bench` is a package of the checkout: run from its root.
+    checkout = Path(__file__).resolve().parent.parent
+    proc = subprocess.run(
+        cmd, capture_output=True, text=True, timeout=1800, check=False, cwd=checkout
+    )
     if proc.returncode != 0:
         raise RuntimeError(f"ceiling measurement failed: {proc.stderr[-1500:]}")
     result: dict[str, Any] = json.loads(proc.stdout.strip().splitlines()[-1])

@@ -26,7 +26,7 @@ _ONNX_BACKENDS = frozenset({"onnxruntime"})
 
 
 def python_model_source() -> str:
-    """Source of the generated ``model.py`` (the template shipped in this package)."""
+    """Source of the generated ``model.py`` (the template beside this module)."""
     return TEMPLATE_PATH.read_text(encoding="utf-8")
 
 

@@ -13,7 +13,7 @@ import pytest
 from google.protobuf import json_format, text_format
 from tritonclient.grpc import model_config_pb2 as mc
 
-from mlinfer.triton.python_backend import (
+from tests.support.triton.python_backend import (
     load_model_config,
     python_model_source,
     write_python_backend_repository,

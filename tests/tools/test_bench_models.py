@@ -8,17 +8,17 @@ import numpy as np
 import onnxruntime as ort
 import pytest
 
-from mlinfer.bench.bert import INPUT_NAMES, bert
-from mlinfer.bench.layers import Network
-from mlinfer.bench.models import (
+from bench.bert import INPUT_NAMES, bert
+from bench.layers import Network
+from bench.models import (
     BENCH_MODELS,
     NOBATCH_SUFFIX,
     bench_model,
     model_config,
     write_bench_repository,
 )
-from mlinfer.bench.vision import custom_cnn, resnet50, yolov8
-from mlinfer.triton.python_backend import load_model_config
+from bench.vision import custom_cnn, resnet50, yolov8
+from tests.support.triton.python_backend import load_model_config
 
 
 def _session(network: Network) -> ort.InferenceSession:

@@ -11,7 +11,7 @@ import math
 
 import numpy as np
 
-from mlinfer.bench.layers import Feature, NetBuilder, Network
+from bench.layers import Feature, NetBuilder, Network
 from mlinfer.samples.graph import FLOAT
 
 

@@ -4,7 +4,7 @@ Same model file, same thread settings as the server would use (one session per c
 instance, ``intra_op_thread_count`` / ``inter_op_thread_count`` from config.pbtxt, one Python
 thread per session calling ``run`` back to back), swept over batch sizes; the best one is the
 ceiling a server in front of that engine can approach. Run it in its own process
-(``python -m mlinfer.bench.ceiling MODEL_DIR``) so nothing else competes for the CPU.
+(``python -m bench.ceiling MODEL_DIR``) so nothing else competes for the CPU.
 """
 
 from __future__ import annotations
@@ -82,7 +82,7 @@ def measure(
     """Sweep ``batch_sizes`` (those above max_batch_size are skipped)."""
     import onnxruntime as ort
 
-    from mlinfer.triton.python_backend import load_model_config
+    from tests.support.triton.python_backend import load_model_config
 
     config = load_model_config(model_dir / "config.pbtxt")
     groups = list(config.instance_group)

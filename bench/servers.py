@@ -15,8 +15,8 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from types import TracebackType
 
-from mlinfer.bench.machine import psutil_module
-from mlinfer.triton.server_process import free_ports
+from bench.host import psutil_module
+from tests.support.triton.server_process import free_ports
 
 
 class ServerStartError(RuntimeError):

@@ -26,7 +26,7 @@ from typing import Literal, TypedDict
 
 from typing_extensions import Unpack
 
-from mlinfer.triton.server_process import default_cache_dir, pytriton_package_dir
+from tests.support.triton.server_process import default_cache_dir, pytriton_package_dir
 
 Protocol = Literal["http", "grpc"]
 ConcurrencyRange = int | tuple[int, int] | tuple[int, int, int] | str

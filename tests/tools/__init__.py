@@ -1,0 +1,1 @@
+"""Tests of the development tools: the benchmark driver and the Triton launcher."""
