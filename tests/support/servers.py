@@ -13,8 +13,8 @@ from typing import Any
 
 import httpx
 
-from mlinfer.core.settings import Settings
 from mlinfer.server import Server
+from mlinfer.settings import Settings, settings_from_names
 
 
 class ServerThread:
@@ -98,7 +98,7 @@ def settings_for(repository: Path, **overrides: Any) -> Settings:
         "auth_mode": "disabled",
     }
     base.update(overrides)
-    return Settings(**base)
+    return settings_from_names(base)
 
 
 def wait_until(predicate: Callable[[], bool], what: str, attempts: int = 3000) -> None:

@@ -10,13 +10,13 @@ from prometheus_client import CollectorRegistry
 
 import mlinfer
 from mlinfer.auth.guard import AccessGuard
-from mlinfer.core.dataplane import DataPlane
 from mlinfer.core.errors import MLInferError
-from mlinfer.core.settings import Settings
+from mlinfer.dataplane import DataPlane
 from mlinfer.gateway import routes_image, routes_simple, routes_v2
 from mlinfer.gateway.errors import handle_mlinfer_error, handle_validation_error
 from mlinfer.gateway.middleware import GatewayMiddleware
 from mlinfer.observability.metrics import GatewayMetrics
+from mlinfer.settings import Settings
 
 
 def create_app(

@@ -16,22 +16,22 @@ from starlette.responses import Response
 
 from mlinfer.auth.guard import AccessGuard
 from mlinfer.auth.identity import Scope
-from mlinfer.core.dataplane import DataPlane
 from mlinfer.core.errors import InvalidInputError, PayloadTooLargeError
 from mlinfer.core.model_spec import ModelSpec
-from mlinfer.core.settings import Settings
+from mlinfer.dataplane import DataPlane
 from mlinfer.gateway.body import read_body
 from mlinfer.gateway.responses import json_response
 from mlinfer.gateway.security import authorize_http
 from mlinfer.imaging.decode import DecodeLimits
 from mlinfer.imaging.pipeline import ImagePipeline
+from mlinfer.settings import Settings
 
 _UPLOAD_FIELDS = ("image", "file")
 
 
 def build_router(dataplane: DataPlane, settings: Settings, guard: AccessGuard) -> APIRouter:
     router = APIRouter(tags=["Convenience API"])
-    limits = DecodeLimits(settings.image_max_bytes, settings.image_max_pixels)
+    limits = DecodeLimits(settings.image.max_bytes, settings.image.max_pixels)
     pipelines: dict[int, tuple[ModelSpec, ImagePipeline]] = {}
 
     def pipeline_for(spec: ModelSpec) -> ImagePipeline:
@@ -54,7 +54,7 @@ def build_router(dataplane: DataPlane, settings: Settings, guard: AccessGuard) -
         priority: int = Query(0, ge=0, description="1 = highest; 0 = the model's default."),
     ) -> Response:
         await authorize_http(guard, request, Scope.INFER, model)
-        data = await _image_bytes(request, settings.image_max_bytes)
+        data = await _image_bytes(request, settings.image.max_bytes)
         spec = await dataplane.model_spec(model, version)
         pipeline = pipeline_for(spec)
         start = time.perf_counter()

@@ -14,14 +14,14 @@ from starlette.responses import Response
 
 from mlinfer.auth.guard import AccessGuard
 from mlinfer.auth.identity import Scope
-from mlinfer.core.dataplane import DataPlane
 from mlinfer.core.errors import InvalidInputError
-from mlinfer.core.settings import Settings
 from mlinfer.core.tensors import tensor_from_list, tensor_to_list
 from mlinfer.core.types import InferRequest, RequestedOutput
+from mlinfer.dataplane import DataPlane
 from mlinfer.exporter import triton_metrics
 from mlinfer.gateway.responses import json_response
 from mlinfer.gateway.security import authorize_http
+from mlinfer.settings import Settings
 
 PROMETHEUS_CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 
@@ -45,7 +45,7 @@ def build_router(
 
     @router.get("/health", summary="Server and model health")
     async def health(request: Request) -> Response:
-        if not settings.auth_open_health:
+        if not settings.auth.open_health:
             await authorize_http(guard, request, Scope.MODELS_READ)
         live, ready = await dataplane.live(), await dataplane.ready()
         rows = await dataplane.repository_index()
@@ -132,7 +132,7 @@ def build_router(
 
     @router.get("/metrics", summary="Prometheus metrics (Triton's nv_* names)")
     async def metrics(request: Request) -> Response:
-        if not settings.auth_open_metrics:
+        if not settings.auth.open_metrics:
             await authorize_http(guard, request, Scope.MODELS_READ)
         text = triton_metrics.render(await dataplane.metrics_snapshot())
         return Response(

@@ -13,11 +13,10 @@ from starlette.responses import Response
 
 from mlinfer.auth.guard import AccessGuard, audited
 from mlinfer.auth.identity import Identity, Scope
-from mlinfer.core.dataplane import CACHE_HIT_PARAMETER, DataPlane
 from mlinfer.core.errors import InvalidInputError, MLInferError
 from mlinfer.core.model_config import config_to_json
-from mlinfer.core.settings import Settings
 from mlinfer.core.types import InferRequest, InferResponse
+from mlinfer.dataplane import CACHE_HIT_PARAMETER, DataPlane
 from mlinfer.gateway.body import read_body
 from mlinfer.gateway.codec import (
     HEADER_LENGTH,
@@ -29,6 +28,7 @@ from mlinfer.gateway.responses import json_response
 from mlinfer.gateway.security import authorize_http
 from mlinfer.observability.logs import ACCESS_LOGGER, log_request
 from mlinfer.observability.tracing import server_span, trace_headers
+from mlinfer.settings import Settings
 
 
 def _version(version: int | None) -> str:
@@ -66,7 +66,7 @@ def build_router(
         return await authorize_http(guard, request, action, model)
 
     async def allow_health(request: Request) -> None:
-        if not settings.auth_open_health:
+        if not settings.auth.open_health:
             await allow(request, Scope.MODELS_READ)
 
     @router.get("", summary="Server metadata")

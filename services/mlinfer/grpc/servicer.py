@@ -17,14 +17,14 @@ from tritonclient.grpc import service_pb2_grpc
 
 from mlinfer.auth.guard import AccessGuard, audited
 from mlinfer.auth.identity import Identity, Scope
-from mlinfer.core.dataplane import CACHE_HIT_PARAMETER, DataPlane
 from mlinfer.core.errors import MLInferError
-from mlinfer.core.settings import Settings
 from mlinfer.core.types import InferRequest, InferResponse
+from mlinfer.dataplane import CACHE_HIT_PARAMETER, DataPlane
 from mlinfer.grpc import converters
 from mlinfer.grpc.errors import grpc_code, trailing_metadata
 from mlinfer.observability.logs import ACCESS_LOGGER, log_request
 from mlinfer.observability.tracing import server_span, trace_headers
+from mlinfer.settings import Settings
 
 SERVICE = "inference.GRPCInferenceService"
 # The caller's identity for this call's access-log line (per task, so per call).
@@ -56,7 +56,7 @@ class InferenceServicer(service_pb2_grpc.GRPCInferenceServiceServicer):  # type:
         self._dp = dataplane
         self._tracer = tracer
         self._guard = guard
-        self._open_health = settings.auth_open_health
+        self._open_health = settings.auth.open_health
         self._access_log = settings.access_log
         self._access = logging.getLogger(ACCESS_LOGGER)
 

@@ -1,0 +1,1 @@
+"""TLS for the listeners (REST and gRPC): certificate and key files."""
