@@ -16,10 +16,11 @@ from tritonclient.grpc import model_config_pb2 as mc
 
 import mlinfer
 from mlinfer.admission.controller import AdmissionController
-from mlinfer.backends.base import Backend, ModelMetricsSnapshot
+from mlinfer.backends.base import Backend
 from mlinfer.cache.response_cache import ResponseCache
 from mlinfer.core.errors import InvalidInputError
 from mlinfer.core.model_spec import ModelSpec
+from mlinfer.core.stats import ModelMetricsSnapshot
 from mlinfer.core.types import InferRequest, InferResponse, ModelIndexEntry
 from mlinfer.core.validation import validate_request
 from mlinfer.observability.tracing import inject_headers, record_span

@@ -12,7 +12,7 @@ from google.protobuf import json_format
 from opentelemetry import trace
 from tritonclient.grpc import model_config_pb2 as mc
 
-from mlinfer.backends.base import Backend, ModelMetricsSnapshot
+from mlinfer.backends.base import Backend
 from mlinfer.backends.embedded.model import LoadedVersion
 from mlinfer.backends.settings import EngineSettings
 from mlinfer.core.errors import (
@@ -26,6 +26,7 @@ from mlinfer.core.errors import (
 from mlinfer.core.model_config import check_supported
 from mlinfer.core.model_spec import ModelSpec, spec_from_config
 from mlinfer.core.repository import ModelRepository, ModelSource
+from mlinfer.core.stats import ModelMetricsSnapshot
 from mlinfer.core.types import InferRequest, InferResponse, ModelIndexEntry
 
 log = logging.getLogger(__name__)

@@ -1,4 +1,7 @@
-"""Protobuf messages of ``inference.GRPCInferenceService`` <-> core types."""
+"""Open Inference Protocol gRPC messages (tritonclient's service_pb2) <-> mlinfer's core types.
+
+Shared by the gRPC transport (server side) and the Triton backend (client side).
+"""
 
 from __future__ import annotations
 

@@ -6,7 +6,7 @@ import pytest
 
 from mlinfer.settings import Settings, environment_variables
 
-README = Path(__file__).resolve().parents[3] / "README.md"
+README = Path(__file__).resolve().parents[2] / "README.md"
 
 
 def test_every_setting_is_documented_in_readme() -> None:

@@ -1,1 +1,0 @@
-"""TLS for the listeners (REST and gRPC): certificate and key files."""
