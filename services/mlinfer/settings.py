@@ -19,11 +19,11 @@ from mlinfer.admission.settings import AdmissionSettings
 from mlinfer.auth.settings import AuthSettings
 from mlinfer.backends.settings import EngineSettings, TritonSettings
 from mlinfer.cache.settings import CacheSettings
-from mlinfer.listeners.grpc_settings import GrpcSettings
 from mlinfer.imaging.settings import ImageSettings
+from mlinfer.listeners.grpc_settings import GrpcSettings
+from mlinfer.listeners.tls_settings import TlsSettings
 from mlinfer.observability.settings import TracingSettings
 from mlinfer.ratelimit.settings import RateLimitSettings
-from mlinfer.listeners.tls_settings import TlsSettings
 
 
 class Settings(BaseSettings):

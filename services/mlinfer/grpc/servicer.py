@@ -17,10 +17,10 @@ from tritonclient.grpc import service_pb2_grpc
 
 from mlinfer.auth.guard import AccessGuard, audited
 from mlinfer.auth.identity import Identity, Scope
+from mlinfer.core import grpc_messages
 from mlinfer.core.errors import MLInferError
 from mlinfer.core.types import InferRequest, InferResponse
 from mlinfer.dataplane import CACHE_HIT_PARAMETER, DataPlane
-from mlinfer.grpc import converters
 from mlinfer.grpc.errors import grpc_code, trailing_metadata
 from mlinfer.observability.logs import ACCESS_LOGGER, log_request
 from mlinfer.observability.tracing import server_span, trace_headers
@@ -112,7 +112,7 @@ class InferenceServicer(service_pb2_grpc.GRPCInferenceServiceServicer):  # type:
     ) -> pb.ModelMetadataResponse:
         await self._allow(context, Scope.MODELS_READ, request.name)
         meta = await self._dp.model_metadata(request.name, request.version)
-        return converters.metadata_to_proto(meta)
+        return grpc_messages.metadata_to_proto(meta)
 
     @_mapped_errors
     async def ModelConfig(
@@ -131,13 +131,13 @@ class InferenceServicer(service_pb2_grpc.GRPCInferenceServiceServicer):  # type:
         stats = await self._dp.statistics(request.name, request.version)
         visible = set(identity.visible_models(s["name"] for s in stats["model_stats"]))
         stats["model_stats"] = [s for s in stats["model_stats"] if s["name"] in visible]
-        return converters.statistics_to_proto(stats)
+        return grpc_messages.statistics_to_proto(stats)
 
     @_mapped_errors
     async def ModelInfer(
         self, request: pb.ModelInferRequest, context: Any
     ) -> pb.ModelInferResponse:
-        return converters.response_to_proto(await self._infer(request, context))
+        return grpc_messages.response_to_proto(await self._infer(request, context))
 
     async def _infer(self, message: pb.ModelInferRequest, context: Any) -> InferResponse:
         """One inference with its access-log line; shared by unary and streaming calls."""
@@ -147,7 +147,7 @@ class InferenceServicer(service_pb2_grpc.GRPCInferenceServiceServicer):  # type:
         status = "OK"
         try:
             await self._allow(context, Scope.INFER, message.model_name)
-            request = converters.request_from_proto(message)
+            request = grpc_messages.request_from_proto(message)
             headers = request.trace_headers = _trace_headers(context)
             with server_span(self._tracer, f"{SERVICE}/ModelInfer", headers, "grpc"):
                 response = await self._dp.infer(request)
@@ -180,7 +180,7 @@ class InferenceServicer(service_pb2_grpc.GRPCInferenceServiceServicer):  # type:
         async def handle(message: pb.ModelInferRequest) -> None:
             try:
                 reply = pb.ModelStreamInferResponse(
-                    infer_response=converters.response_to_proto(await self._infer(message, context))
+                    infer_response=grpc_messages.response_to_proto(await self._infer(message, context))
                 )
             except Exception as exc:
                 # Triton reports per-request stream errors in-band and keeps the stream open.
@@ -212,14 +212,14 @@ class InferenceServicer(service_pb2_grpc.GRPCInferenceServiceServicer):  # type:
         identity = await self._allow(context, Scope.MODELS_READ)
         rows = await self._dp.repository_index(request.ready)
         visible = set(identity.visible_models(r.name for r in rows))
-        return converters.index_to_proto([r for r in rows if r.name in visible])
+        return grpc_messages.index_to_proto([r for r in rows if r.name in visible])
 
     @_mapped_errors
     async def RepositoryModelLoad(
         self, request: pb.RepositoryModelLoadRequest, context: Any
     ) -> pb.RepositoryModelLoadResponse:
         identity = await self._allow(context, Scope.MODELS_ADMIN, request.model_name)
-        params = converters.parameters_to_dict(request.parameters)
+        params = grpc_messages.parameters_to_dict(request.parameters)
         async with audited(self._guard, identity, "load", request.model_name):
             await self._dp.load_model(request.model_name, params)
         return pb.RepositoryModelLoadResponse()

@@ -26,7 +26,7 @@ from tritonclient.grpc import model_config_pb2 as mc
 from tritonclient.grpc import service_pb2 as pb
 from tritonclient.utils import InferenceServerException
 
-from mlinfer.backends.base import Backend, ModelMetricsSnapshot
+from mlinfer.backends.base import Backend
 from mlinfer.backends.triton import convert
 from mlinfer.backends.triton.errors import TritonUnavailableError, from_triton, status_name
 from mlinfer.core.errors import (
@@ -35,6 +35,7 @@ from mlinfer.core.errors import (
     UnavailableError,
 )
 from mlinfer.core.model_spec import ModelSpec, spec_from_config
+from mlinfer.core.stats import ModelMetricsSnapshot
 from mlinfer.core.types import InferRequest, InferResponse, ModelIndexEntry
 
 log = logging.getLogger(__name__)
