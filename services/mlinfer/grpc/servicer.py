@@ -179,8 +179,9 @@ class InferenceServicer(service_pb2_grpc.GRPCInferenceServiceServicer):  # type:
 
         async def handle(message: pb.ModelInferRequest) -> None:
             try:
+                response = await self._infer(message, context)
                 reply = pb.ModelStreamInferResponse(
-                    infer_response=grpc_messages.response_to_proto(await self._infer(message, context))
+                    infer_response=grpc_messages.response_to_proto(response)
                 )
             except Exception as exc:
                 # Triton reports per-request stream errors in-band and keeps the stream open.
