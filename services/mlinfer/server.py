@@ -17,7 +17,6 @@ from mlinfer.auth.authenticator import Authenticator
 from mlinfer.auth.guard import AccessGuard
 from mlinfer.backends.base import Backend
 from mlinfer.cache.factory import create_response_cache
-from mlinfer.cache.policy import cache_enabled
 from mlinfer.cache.stats import CacheObserver
 from mlinfer.dataplane import DataPlane
 from mlinfer.gateway.app import create_app
@@ -100,7 +99,6 @@ class Server:
             self.backend,
             admission=make_admission(settings.admission, self.metrics),
             cache=self.cache,
-            cache_policy=cache_enabled,
             tracer=tracer,
         )
         self._rest = rest

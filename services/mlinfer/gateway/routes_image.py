@@ -32,15 +32,10 @@ _UPLOAD_FIELDS = ("image", "file")
 def build_router(dataplane: DataPlane, settings: Settings, guard: AccessGuard) -> APIRouter:
     router = APIRouter(tags=["Convenience API"])
     limits = DecodeLimits(settings.image.max_bytes, settings.image.max_pixels)
-    pipelines: dict[int, tuple[ModelSpec, ImagePipeline]] = {}
 
     def pipeline_for(spec: ModelSpec) -> ImagePipeline:
-        # Built once per loaded model version (its config object), not per request.
-        cached = pipelines.get(id(spec.config))
-        if cached is None or cached[0] is not spec:
-            cached = (spec, ImagePipeline.from_spec(spec, limits))
-            pipelines[id(spec.config)] = cached
-        return cached[1]
+        # Built once per loaded model version and dropped with it, not per request.
+        return spec.derived("image_pipeline", lambda s: ImagePipeline.from_spec(s, limits))
 
     @router.post(
         "/infer/image",
