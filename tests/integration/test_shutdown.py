@@ -6,19 +6,17 @@ from __future__ import annotations
 import os
 import signal
 import subprocess
-import threading
 from collections.abc import Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import httpx
 import numpy as np
 import pytest
 import tritonclient.grpc as grpcclient
-from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 
 from mlinfer.samples.writer import write_model
+from tests.support.otlp import OtlpReceiver
 from tests.support.ports import free_port
 from tests.support.servers import cli_command, wait_until
 from tests.support.slow_model import slow_model
@@ -26,43 +24,10 @@ from tests.support.slow_model import slow_model
 IN_FLIGHT = 6
 
 
-class _OtlpReceiver:
-    """An OTLP/HTTP trace endpoint that decodes every export and keeps the span names."""
-
-    def __init__(self) -> None:
-        self.span_names: list[str] = []
-        receiver = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:
-                body = self.rfile.read(int(self.headers["Content-Length"]))
-                request = ExportTraceServiceRequest.FromString(body)
-                for resource in request.resource_spans:
-                    for scope in resource.scope_spans:
-                        receiver.span_names.extend(s.name for s in scope.spans)
-                self.send_response(200)
-                self.send_header("Content-Type", "application/x-protobuf")
-                self.send_header("Content-Length", "0")
-                self.end_headers()
-
-            def log_message(self, *args: object) -> None:
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/v1/traces"
-        self._thread = threading.Thread(target=self.server.serve_forever, daemon=True)
-        self._thread.start()
-
-    def close(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
-
-
 @pytest.fixture
-def otlp() -> Iterator[_OtlpReceiver]:
-    receiver = _OtlpReceiver()
-    yield receiver
-    receiver.close()
+def otlp() -> Iterator[OtlpReceiver]:
+    with OtlpReceiver() as receiver:
+        yield receiver
 
 
 @pytest.fixture(scope="module")
@@ -144,7 +109,7 @@ def test_stop_finishes_in_flight_requests_flushes_spans_and_exits_0(
     transport: str,
     sig: signal.Signals,
     slow_repository: Path,
-    otlp: _OtlpReceiver,
+    otlp: OtlpReceiver,
 ) -> None:
     proc, http_port, grpc_port = _start(command, slow_repository, otlp.url)
     try:
@@ -166,4 +131,4 @@ def test_stop_finishes_in_flight_requests_flushes_spans_and_exits_0(
             proc.communicate()
     assert statuses == [200] * IN_FLIGHT, output
     assert proc.returncode == 0, output
-    assert otlp.span_names.count("mlinfer.infer") == IN_FLIGHT, otlp.span_names
+    assert otlp.span_names().count("mlinfer.infer") == IN_FLIGHT, otlp.span_names()

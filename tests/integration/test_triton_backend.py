@@ -23,14 +23,16 @@ import numpy as np
 import pytest
 import tritonclient.grpc as grpcclient
 import tritonclient.http as httpclient
+from prometheus_client.parser import text_string_to_metric_families
 from tritonclient.utils import InferenceServerException
 
+from tests.layer.promql import used_metric_names
+from tests.support.otlp import OtlpReceiver
 from tests.support.ports import free_port
 from tests.support.servers import ServerThread, settings_for, wait_until
 from tests.support.triton.server_process import TritonServerProcess
 from tests.support.triton.targets import (
     Gate,
-    OtlpReceiver,
     python_repository,
     require_triton,
     start_triton,
@@ -484,8 +486,51 @@ def test_statistics_and_metrics_are_tritons(
     all_stats = httpx.get(f"http://{mlinfer.http}/v2/models/stats").json()["model_stats"]
     assert {s["name"] for s in all_stats} >= set(MODELS)
     success = theirs["model_stats"][0]["inference_stats"]["success"]["count"]
+    # Triton's own /metrics is the one source of its nv_inference_* series; the front
+    # re-exported them, and dashboards summing over both jobs counted every request twice.
+    assert triton_gauge(triton, "nv_inference_request_success", "simple") == success
     metrics = httpx.get(f"http://{mlinfer.http}/metrics").text
-    assert f'nv_inference_request_success{{model="simple",version="1"}} {success}' in metrics
+    assert "nv_inference_request_success{" not in metrics
+
+
+def test_front_and_triton_export_no_series_twice(
+    triton: TritonServerProcess, mlinfer: ServerThread
+) -> None:
+    """Every series the dashboards and alerts read has one source when both are scraped."""
+    assert _rest_infer_ok(mlinfer.http)
+    used = set(used_metric_names())
+    front = _series(httpx.get(f"http://{mlinfer.http}/metrics").text, used)
+    behind = _series(httpx.get(triton.metrics_url).text, used)
+    assert behind, "Triton exported none of the series the dashboards use"
+    assert sorted(front & behind) == []
+
+
+def test_help_texts_are_tritons(triton: TritonServerProcess, server: ServerThread) -> None:
+    """The embedded engine's nv_* families describe themselves in Triton's words."""
+    assert _rest_infer_ok(server.http)
+    assert _rest_infer_ok(triton.http_url)
+    ours = _help_texts(httpx.get(f"http://{server.http}/metrics").text)
+    theirs = _help_texts(httpx.get(triton.metrics_url).text)
+    common = set(ours) & set(theirs)
+    assert len(common) >= 10, sorted(common)
+    assert {n: ours[n] for n in common} == {n: theirs[n] for n in common}
+
+
+def _help_texts(text: str) -> dict[str, str]:
+    return {
+        family.name: family.documentation
+        for family in text_string_to_metric_families(text)
+        if family.name.startswith("nv_")
+    }
+
+
+def _series(text: str, names: set[str]) -> set[tuple[str, tuple[tuple[str, str], ...]]]:
+    return {
+        (sample.name, tuple(sorted(sample.labels.items())))
+        for family in text_string_to_metric_families(text)
+        for sample in family.samples
+        if sample.name in names or family.name in names
+    }
 
 
 # -- the CLI ---------------------------------------------------------------------------------

@@ -6,8 +6,14 @@ Updated only from the event loop thread, so no locks are needed.
 from __future__ import annotations
 
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
+
+# Triton's reasons, in the order it exports them: REJECTED = refused by the queue policy
+# (full, timed out), CANCELED = the client went away, BACKEND = the model execution failed,
+# OTHER = anything else (e.g. unloaded before it ran).
+FAILURE_REASONS = ("OTHER", "BACKEND", "CANCELED", "REJECTED")
 
 
 @dataclass
@@ -56,6 +62,12 @@ class ModelStats:
     last_inference_ms: int = 0
     pending: int = 0  # queued + executing requests
     batches: dict[int, BatchStats] = field(default_factory=dict)
+    # Failed requests by Triton's reason label (nv_inference_request_failure{reason}).
+    failures: dict[str, int] = field(default_factory=lambda: dict.fromkeys(FAILURE_REASONS, 0))
+
+    def record_failure(self, reason: str, ns: int) -> None:
+        self.fail.add(ns)
+        self.failures[reason] += 1
 
     def record_execution(self, batch_size: int, requests: int, timing: ExecutionTiming) -> None:
         self.execution_count += 1
@@ -102,7 +114,14 @@ class ModelStats:
 
 @dataclass(frozen=True)
 class ModelMetricsSnapshot:
-    """Per model-version counters in Triton's statistics shape, plus the pending gauge."""
+    """Per model-version counters in Triton's statistics shape, plus the pending gauge.
+
+    ``engine`` is False for a snapshot that holds only the response cache's counts (a model
+    served by a Triton in front of which the cache sits): only the cache families are
+    rendered from it, Triton exporting the rest.
+    """
 
     stats: dict[str, Any]
     pending: int
+    engine: bool = True
+    failures: Mapping[str, int] = field(default_factory=dict)  # by reason; empty = unknown

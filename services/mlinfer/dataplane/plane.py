@@ -7,6 +7,7 @@ backend, store in the cache. Each step is a span when tracing is on.
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from collections.abc import Mapping
 from typing import Any
@@ -142,17 +143,40 @@ class DataPlane:
         return {"model_stats": [self._with_cache_stats(s) for s in stats]}
 
     async def metrics_snapshot(self) -> list[ModelMetricsSnapshot]:
-        return [
-            ModelMetricsSnapshot(self._with_cache_stats(s.stats), s.pending)
+        engine = [
+            dataclasses.replace(s, stats=self._with_cache_stats(s.stats))
             for s in await self.backend.metrics_snapshot()
         ]
+        if self._cache is None:
+            return engine
+        # Versions the cache has seen that no engine snapshot covers (models a Triton
+        # behind us serves): their cache counts only.
+        seen = {(s.stats["name"], str(s.stats["version"])) for s in engine}
+        cache_only = [
+            ModelMetricsSnapshot(
+                {"name": name, "version": version, "inference_stats": counts.as_triton()},
+                0,
+                engine=False,
+            )
+            for (name, version), counts in self._cache.stats.models.items()
+            if (name, version) not in seen
+        ]
+        return engine + cache_only
 
     def _with_cache_stats(self, stats: dict[str, Any]) -> dict[str, Any]:
-        """The gateway's cache sits in front of every backend: its counts go in the stats."""
+        """The gateway's cache sits in front of every backend: its counts go in the stats.
+
+        As in Triton, a request answered from the cache is a successful request: it counts in
+        ``success`` (count and duration) though the backend never saw it.
+        """
         if self._cache is not None:
             key = (stats["name"], str(stats["version"]))
             if key in self._cache.stats.models:
-                stats["inference_stats"].update(self._cache.stats.models[key].as_triton())
+                counts = self._cache.stats.models[key]
+                inference = stats["inference_stats"]
+                inference.update(counts.as_triton())
+                inference["success"]["count"] += counts.hits
+                inference["success"]["ns"] += counts.hit_ns
         return stats
 
 

@@ -13,6 +13,8 @@ from typing import Any
 from mlinfer.core.stats import ModelMetricsSnapshot
 
 _Getter = Callable[[dict[str, Any]], float]
+CACHE_PREFIX = "nv_cache_"
+FAILURE = "nv_inference_request_failure"
 
 
 def _stat(kind: str, field: str, scale: float = 1.0) -> _Getter:
@@ -32,14 +34,18 @@ COUNTERS: tuple[tuple[str, str, _Getter], ...] = (
     ("nv_inference_request_duration_us",
      "Cumulative inference request duration in microseconds (includes cached requests)",
      _stat("success", "ns", 1e-3)),
-    ("nv_inference_queue_duration_us", "Cumulative inference queuing duration in microseconds",
+    ("nv_inference_queue_duration_us",
+     "Cumulative inference queuing duration in microseconds (includes cached requests)",
      _stat("queue", "ns", 1e-3)),
     ("nv_inference_compute_input_duration_us",
-     "Cumulative compute input duration in microseconds", _stat("compute_input", "ns", 1e-3)),
+     "Cumulative compute input duration in microseconds (does not include cached requests)",
+     _stat("compute_input", "ns", 1e-3)),
     ("nv_inference_compute_infer_duration_us",
-     "Cumulative compute inference duration in microseconds", _stat("compute_infer", "ns", 1e-3)),
+     "Cumulative compute inference duration in microseconds (does not include cached requests)",
+     _stat("compute_infer", "ns", 1e-3)),
     ("nv_inference_compute_output_duration_us",
-     "Cumulative inference compute output duration in microseconds",
+     "Cumulative inference compute output duration in microseconds (does not include cached "
+     "requests)",
      _stat("compute_output", "ns", 1e-3)),
     ("nv_cache_num_hits_per_model", "Number of cache hits per model",
      _stat("cache_hit", "count")),
@@ -48,31 +54,53 @@ COUNTERS: tuple[tuple[str, str, _Getter], ...] = (
     ("nv_cache_hit_duration_per_model",
      "Total cache hit duration per model, in microseconds", _stat("cache_hit", "ns", 1e-3)),
     ("nv_cache_miss_duration_per_model",
-     "Total cache miss (insertion) duration per model, in microseconds",
+     "Total cache miss (insert+lookup) duration per model, in microseconds",
      _stat("cache_miss", "ns", 1e-3)),
 )  # fmt: skip
 
 
 def render(snapshots: Sequence[ModelMetricsSnapshot]) -> str:
     lines: list[str] = []
+    engine = [s for s in snapshots if s.engine]
     for name, help_text, get in COUNTERS:
+        rows = snapshots if name.startswith(CACHE_PREFIX) else engine
+        if not rows:
+            continue  # a family nobody here produces is left to whoever does (Triton)
         lines.append(f"# HELP {name} {help_text}")
         lines.append(f"# TYPE {name} counter")
-        for snap in snapshots:
-            lines.append(f"{name}{_labels(snap.stats)} {_number(get(snap.stats))}")
+        for snap in rows:
+            if name == FAILURE and snap.failures:
+                lines.extend(_failure_lines(snap))
+            else:
+                lines.append(f"{name}{_labels(snap.stats)} {_number(get(snap.stats))}")
+    if not engine:
+        return "\n".join(lines) + "\n" if lines else ""
     lines.append(
         "# HELP nv_inference_pending_request_count Instantaneous number of pending "
         "requests awaiting execution per-model."
     )
     lines.append("# TYPE nv_inference_pending_request_count gauge")
-    for snap in snapshots:
+    for snap in engine:
         lines.append(f"nv_inference_pending_request_count{_labels(snap.stats)} {snap.pending}")
     return "\n".join(lines) + "\n"
 
 
-def _labels(stats: dict[str, Any]) -> str:
-    model = str(stats["name"]).replace("\\", "\\\\").replace('"', '\\"')
-    return f'{{model="{model}",version="{stats["version"]}"}}'
+def _labels(stats: dict[str, Any], **extra: str) -> str:
+    # Alphabetical, as Triton writes them: model, reason, version.
+    labels = {"model": str(stats["name"]), **extra, "version": str(stats["version"])}
+    body = ",".join(f'{k}="{_escape(v)}"' for k, v in labels.items())
+    return "{" + body + "}"
+
+
+def _escape(value: str) -> str:
+    return value.replace("\\", "\\\\").replace('"', '\\"')
+
+
+def _failure_lines(snap: ModelMetricsSnapshot) -> list[str]:
+    return [
+        f"{FAILURE}{_labels(snap.stats, reason=reason)} {count}"
+        for reason, count in snap.failures.items()
+    ]
 
 
 def _number(value: float) -> str:

@@ -10,17 +10,15 @@ trace export.
 
 from __future__ import annotations
 
-import json
 import re
-import threading
 import urllib.request
 from dataclasses import dataclass
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from tests.support.otlp import OtlpReceiver
 from tests.support.triton.python_backend import write_python_backend_repository
 from tests.support.triton.server_process import (
     TritonServerProcess,
@@ -180,61 +178,7 @@ def triton_gauge(proc: TritonServerProcess, metric: str, model: str) -> float | 
     return None
 
 
-# -- OTLP/HTTP receiver for Triton's OpenTelemetry trace export -----------------------------
 
-
-class OtlpReceiver:
-    """Collects the spans Triton exports (OTLP/HTTP, JSON) on a loopback port."""
-
-    def __init__(self) -> None:
-        self.spans: list[dict[str, Any]] = []
-        self._lock = threading.Lock()
-        receiver = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:
-                body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
-                if "json" in self.headers.get("Content-Type", ""):
-                    receiver._add(body)  # Triton's export (others, e.g. protobuf, are ignored)
-                self.send_response(200)
-                self.send_header("Content-Length", "0")
-                self.end_headers()
-
-            def log_message(self, *args: Any) -> None:
-                pass
-
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self._server.server_address[1]}/v1/traces"
-
-    def _add(self, body: bytes) -> None:
-        try:
-            doc = json.loads(body)
-        except ValueError:
-            return
-        spans = [
-            span
-            for resource in doc.get("resourceSpans", [])
-            for scope in resource.get("scopeSpans", [])
-            for span in scope.get("spans", [])
-        ]
-        with self._lock:
-            self.spans.extend(spans)
-
-    def spans_of_trace(self, trace_id: str) -> list[dict[str, Any]]:
-        with self._lock:
-            return [s for s in self.spans if s.get("traceId") == trace_id]
-
-    def __enter__(self) -> OtlpReceiver:
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self._server.shutdown()
-        self._server.server_close()
 
 
 def triton_trace_args(receiver: OtlpReceiver) -> list[str]:

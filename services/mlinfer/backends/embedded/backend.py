@@ -302,7 +302,7 @@ class EmbeddedBackend(Backend):
 
     async def metrics_snapshot(self) -> list[ModelMetricsSnapshot]:
         return [
-            ModelMetricsSnapshot(v.statistics(), v.pending)
+            ModelMetricsSnapshot(v.statistics(), v.pending, failures=dict(v.stats.failures))
             for _, entry in sorted(self._models.items())
             for _, v in sorted(entry.serving.items())
         ]

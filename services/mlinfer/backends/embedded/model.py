@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import re
 import time
@@ -21,7 +22,12 @@ from mlinfer.batching.queue import PendingRequest, PriorityQueue, ShapeKey
 from mlinfer.batching.scheduler import BatchingPolicy, Scheduler
 from mlinfer.core import datatypes
 from mlinfer.core.classification import classify
-from mlinfer.core.errors import InvalidInputError, MLInferError
+from mlinfer.core.errors import (
+    InvalidInputError,
+    MLInferError,
+    ModelNotReadyError,
+    UnavailableError,
+)
 from mlinfer.core.model_spec import ModelSpec
 from mlinfer.core.stats import ExecutionTiming, ModelStats
 from mlinfer.core.types import InferRequest, InferResponse, Tensor
@@ -109,8 +115,8 @@ class LoadedVersion:
         try:
             pending = self._scheduler.submit(request, batch_size, _shape_key(request))
             response: InferResponse = await pending.future
-        except MLInferError:
-            self.stats.fail.add(time.monotonic_ns() - start)
+        except (MLInferError, asyncio.CancelledError) as exc:
+            self.stats.record_failure(_failure_reason(exc), time.monotonic_ns() - start)
             raise
         self.stats.success.add(time.monotonic_ns() - start)
         self._trace_batch(pending)
@@ -295,3 +301,14 @@ def _warmup_array(dtype: datatypes.DataType, shape: tuple[int, ...], random: boo
     if dtype.name == "BOOL":
         return rng.integers(0, 2, shape).astype(np.bool_)
     return rng.integers(0, 2, shape).astype(dtype.numpy)
+
+
+def _failure_reason(exc: BaseException) -> str:
+    """Triton's label for why a request failed (see ``FAILURE_REASONS``)."""
+    if isinstance(exc, asyncio.CancelledError):
+        return "CANCELED"
+    if isinstance(exc, UnavailableError):
+        return "REJECTED"  # queue full or the queue timeout expired
+    if isinstance(exc, ModelNotReadyError):
+        return "OTHER"
+    return "BACKEND"

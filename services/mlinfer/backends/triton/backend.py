@@ -298,17 +298,10 @@ class TritonBackend(Backend):
         return [convert.message_to_dict(s) for s in response.model_stats]
 
     async def metrics_snapshot(self) -> list[ModelMetricsSnapshot]:
-        """Triton's counters for mlinfer's /metrics; empty while Triton is unreachable.
-
-        The pending-request gauge is 0: Triton publishes it only on its Prometheus endpoint,
-        not over gRPC.
-        """
-        try:
-            stats = await self.statistics()
-        except UnavailableError as exc:
-            log.debug("no Triton statistics for /metrics: %s", exc)
-            return []
-        return [ModelMetricsSnapshot(s, 0) for s in stats]
+        """None: Triton exports its nv_inference_* series on its own /metrics, which the
+        deployments scrape; re-exporting them here counted every request twice on the
+        dashboards, which sum over both jobs."""
+        return []
 
 
 def _version_key(version: str) -> tuple[int, str]:
