@@ -14,7 +14,6 @@ from starlette.datastructures import UploadFile
 from starlette.requests import Request
 from starlette.responses import Response
 
-from mlinfer.auth.guard import AccessGuard
 from mlinfer.auth.identity import Scope
 from mlinfer.core.dataplane import DataPlane
 from mlinfer.core.errors import InvalidInputError, PayloadTooLargeError
@@ -22,14 +21,15 @@ from mlinfer.core.model_spec import ModelSpec
 from mlinfer.core.settings import Settings
 from mlinfer.gateway.body import read_body
 from mlinfer.gateway.responses import json_response
-from mlinfer.gateway.security import authorize_http
+from mlinfer.gateway.security import caller
 from mlinfer.imaging.decode import DecodeLimits
 from mlinfer.imaging.pipeline import ImagePipeline
+from mlinfer.transport.policy import RequestPolicy
 
 _UPLOAD_FIELDS = ("image", "file")
 
 
-def build_router(dataplane: DataPlane, settings: Settings, guard: AccessGuard) -> APIRouter:
+def build_router(dataplane: DataPlane, settings: Settings, policy: RequestPolicy) -> APIRouter:
     router = APIRouter(tags=["Convenience API"])
     limits = DecodeLimits(settings.image_max_bytes, settings.image_max_pixels)
     pipelines: dict[int, tuple[ModelSpec, ImagePipeline]] = {}
@@ -53,7 +53,7 @@ def build_router(dataplane: DataPlane, settings: Settings, guard: AccessGuard) -
         top_k: int | None = Query(None, ge=1, description="Classification: labels to return."),
         priority: int = Query(0, ge=0, description="1 = highest; 0 = the model's default."),
     ) -> Response:
-        await authorize_http(guard, request, Scope.INFER, model)
+        await policy.authorize(caller(request), Scope.INFER, model)
         data = await _image_bytes(request, settings.image_max_bytes)
         spec = await dataplane.model_spec(model, version)
         pipeline = pipeline_for(spec)
