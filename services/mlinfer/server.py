@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import uvicorn
@@ -98,6 +99,7 @@ class Server:
         rest: bool = True,
         grpc: bool = False,
         tracer_provider: TracerProvider | None = None,
+        backend_factory: Callable[[Settings, trace.Tracer], Backend] = make_backend,
     ) -> None:
         self.settings = settings
         self.registry = CollectorRegistry()
@@ -106,7 +108,7 @@ class Server:
         self.metrics = GatewayMetrics(self.registry)
         self.tracer_provider = tracer_provider or create_tracer_provider(settings)
         self.tracer = tracer = get_tracer(self.tracer_provider)
-        self.backend = make_backend(settings, tracer)
+        self.backend = backend_factory(settings, tracer)
         self.cache = make_cache(settings, self.metrics)
         self.guard = make_guard(settings, self.metrics)
         self.dataplane = DataPlane(
