@@ -246,14 +246,8 @@ async def test_cheap_batches_run_on_the_event_loop_thread() -> None:
         threads.append(threading.get_ident())
         return [p.request.id for p in batch]
 
-    s = Scheduler(
-        "m:1",
-        BatchingPolicy(max_batch_size=1, dynamic=True),
-        PriorityQueue(),
-        1,
-        runner,
-        inline_max_ns=10**9,
-    )
+    s = Scheduler("m:1", BatchingPolicy(max_batch_size=1, dynamic=True), PriorityQueue(), 1,
+                  runner, inline_max_ns=10**9)
     s.start()
     for i in range(20):
         assert await s.submit(_request(f"r{i}"), 1, _key()).future == f"r{i}"
