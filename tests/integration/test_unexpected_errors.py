@@ -12,6 +12,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import httpx
 import numpy as np
 import pytest
 import tritonclient.grpc as grpcclient
@@ -64,6 +65,10 @@ def _access_statuses(caplog: pytest.LogCaptureFixture, protocol: str) -> list[An
     ]
 
 
+def _metrics(server: ServerThread) -> str:
+    return httpx.get(f"http://{server.http}/metrics").text
+
+
 def test_rest_json_500_logged_and_connection_kept(
     server: ServerThread, caplog: pytest.LogCaptureFixture
 ) -> None:
@@ -95,6 +100,7 @@ def test_rest_json_500_logged_and_connection_kept(
     assert SECRET_DETAIL in str(record.exc_info[1])  # the operator sees the cause
     assert "POST /v2/models/simple/infer" in record.getMessage()
     assert _access_statuses(caplog, "http") == [500, 200]
+    assert 'protocol="http",route="/v2/models/{model}/infer",status="500"} 1.0' in _metrics(server)
 
 
 def _grpc_inputs() -> list[grpcclient.InferInput]:
@@ -125,6 +131,7 @@ def test_grpc_internal_logged_and_channel_keeps_serving(
     assert record.exc_info is not None and SECRET_DETAIL in str(record.exc_info[1])
     # The access log agrees with REST: an internal error, not OK.
     assert _access_statuses(caplog, "grpc") == ["INTERNAL", "OK"]
+    assert 'protocol="grpc",route="ModelInfer",status="INTERNAL"} 1.0' in _metrics(server)
 
 
 def test_grpc_stream_reports_in_band_and_stays_open(

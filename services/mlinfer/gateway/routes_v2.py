@@ -67,7 +67,7 @@ class V2Routes:
         self._tracer = tracer
         self._policy = policy
         self._limit = settings.max_request_bytes
-        self._access = AccessLog("http", HTTP_STATUSES, enabled=settings.access_log)
+        self._access = AccessLog.from_settings("http", HTTP_STATUSES, settings)
 
     def router(self) -> APIRouter:
         router = APIRouter(prefix="/v2", tags=["Open Inference Protocol"])

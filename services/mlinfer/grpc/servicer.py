@@ -72,7 +72,7 @@ class InferenceServicer(service_pb2_grpc.GRPCInferenceServiceServicer):  # type:
         self._dp = dataplane
         self._tracer = tracer
         self._policy = policy
-        self._access = AccessLog("grpc", GRPC_STATUSES, enabled=settings.access_log)
+        self._access = AccessLog.from_settings("grpc", GRPC_STATUSES, settings)
 
     @_mapped_errors
     async def ServerLive(

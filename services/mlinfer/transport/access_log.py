@@ -16,6 +16,7 @@ from dataclasses import dataclass
 
 from mlinfer.core.dataplane import CACHE_HIT_PARAMETER
 from mlinfer.core.errors import MLInferError
+from mlinfer.core.settings import Settings
 from mlinfer.core.types import InferRequest, InferResponse
 from mlinfer.observability.logs import ACCESS_LOGGER, log_request
 
@@ -61,6 +62,10 @@ class AccessLog:
         self._statuses = statuses
         self._enabled = enabled
         self._logger = logger or logging.getLogger(ACCESS_LOGGER)
+
+    @classmethod
+    def from_settings(cls, protocol: str, statuses: StatusNames, settings: Settings) -> AccessLog:
+        return cls(protocol, statuses, enabled=settings.access_log)
 
     @contextmanager
     def entry(self, model: str, version: str = "", request_id: str = "") -> Iterator[AccessEntry]:
