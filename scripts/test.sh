@@ -13,6 +13,8 @@ fi
 export PATH="$PWD/.venv/bin:$PATH"
 echo "==> ruff"
 ruff check services tests bench
+echo "==> import-linter (layers)"
+lint-imports
 echo "==> mypy"
 mypy
 echo "==> pytest"

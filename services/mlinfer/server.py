@@ -13,39 +13,39 @@ from opentelemetry.sdk.trace import TracerProvider
 from prometheus_client import CollectorRegistry, PlatformCollector, ProcessCollector
 
 from mlinfer.admission.controller import AdmissionController
+from mlinfer.admission.settings import AdmissionSettings
 from mlinfer.auth.authenticator import Authenticator
 from mlinfer.auth.guard import AccessGuard
 from mlinfer.backends.base import Backend
-from mlinfer.cache.factory import CacheSettings, create_response_cache
-from mlinfer.cache.policy import cache_enabled
-from mlinfer.cache.response_cache import ResponseCache
+from mlinfer.cache.factory import create_response_cache
 from mlinfer.cache.stats import CacheObserver
-from mlinfer.core.dataplane import DataPlane
-from mlinfer.core.settings import Settings
+from mlinfer.dataplane import DataPlane
 from mlinfer.gateway.app import create_app
 from mlinfer.observability.metrics import GatewayMetrics
 from mlinfer.observability.tracing import create_tracer_provider, get_tracer
 from mlinfer.ratelimit.limiter import RateLimiter
+from mlinfer.settings import Settings
 
 log = logging.getLogger(__name__)
 
 
 def make_backend(settings: Settings, tracer: trace.Tracer) -> Backend:
-    if settings.triton_url:
+    drain = settings.shutdown_grace_seconds
+    if settings.triton.url:
         from mlinfer.backends.triton.backend import TritonBackend
 
-        return TritonBackend(settings)
+        return TritonBackend(settings.triton.url, drain_seconds=drain)
     from mlinfer.backends.embedded.backend import EmbeddedBackend
 
-    return EmbeddedBackend(settings, tracer)
+    return EmbeddedBackend(settings.engine, tracer, drain_seconds=drain)
 
 
-def make_admission(settings: Settings, metrics: GatewayMetrics) -> AdmissionController:
+def make_admission(settings: AdmissionSettings, metrics: GatewayMetrics) -> AdmissionController:
     controller = AdmissionController(
-        settings.admission_max_inflight,
-        settings.admission_max_queue,
-        settings.admission_max_wait_ms / 1000,
-        settings.admission_default_priority,
+        settings.max_inflight,
+        settings.max_queue,
+        settings.max_wait_ms / 1000,
+        settings.default_priority,
         on_shed=lambda reason: metrics.shed.labels(reason).inc(),
         on_wait=metrics.admission_wait.observe,
     )
@@ -62,25 +62,11 @@ class _CacheMetrics(CacheObserver):
         self._metrics.cache_errors.inc()
 
 
-def make_cache(settings: Settings, metrics: GatewayMetrics) -> ResponseCache | None:
-    cache_settings = CacheSettings(
-        backend=settings.cache_backend,
-        max_bytes=settings.cache_max_bytes,
-        max_entries=settings.cache_max_entries,
-        max_entry_bytes=settings.cache_max_entry_bytes,
-        ttl_seconds=settings.cache_ttl_seconds,
-        redis_url=settings.cache_redis_url,
-        redis_prefix=settings.cache_redis_prefix,
-        redis_timeout_seconds=settings.cache_redis_timeout_seconds,
-        redis_retry_seconds=settings.cache_redis_retry_seconds,
-        key_hash=settings.cache_key_hash,
-    )
-    return create_response_cache(cache_settings, _CacheMetrics(metrics))
-
-
 def make_guard(settings: Settings, metrics: GatewayMetrics) -> AccessGuard:
-    limiter = RateLimiter.from_settings(settings, on_fallback=metrics.ratelimit_fallbacks.inc)
-    return AccessGuard(Authenticator.from_settings(settings), limiter, metrics)
+    limiter = RateLimiter.from_settings(
+        settings.ratelimit, on_fallback=metrics.ratelimit_fallbacks.inc
+    )
+    return AccessGuard(Authenticator(settings.auth), limiter, metrics)
 
 
 @dataclass(frozen=True)
@@ -106,16 +92,15 @@ class Server:
         ProcessCollector(registry=self.registry)
         PlatformCollector(registry=self.registry)
         self.metrics = GatewayMetrics(self.registry)
-        self.tracer_provider = tracer_provider or create_tracer_provider(settings)
+        self.tracer_provider = tracer_provider or create_tracer_provider(settings.tracing)
         self.tracer = tracer = get_tracer(self.tracer_provider)
         self.backend = backend_factory(settings, tracer)
-        self.cache = make_cache(settings, self.metrics)
+        self.cache = create_response_cache(settings.cache, _CacheMetrics(self.metrics))
         self.guard = make_guard(settings, self.metrics)
         self.dataplane = DataPlane(
             self.backend,
-            admission=make_admission(settings, self.metrics),
+            admission=make_admission(settings.admission, self.metrics),
             cache=self.cache,
-            cache_policy=cache_enabled,
             tracer=tracer,
         )
         self._rest = rest
@@ -150,8 +135,8 @@ class Server:
             loop="none",
             http="auto",
             timeout_graceful_shutdown=int(self.settings.shutdown_grace_seconds),
-            ssl_certfile=self.settings.tls_cert_file,
-            ssl_keyfile=self.settings.tls_key_file,
+            ssl_certfile=self.settings.tls.cert_file,
+            ssl_keyfile=self.settings.tls.key_file,
         )
         self._uvicorn = uvicorn.Server(config)
         self._uvicorn_task = asyncio.create_task(self._uvicorn.serve(), name="rest")

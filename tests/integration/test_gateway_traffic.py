@@ -145,7 +145,7 @@ def test_two_gateway_processes_share_the_redis_cache(
     finally:
         for proc in (first, second):
             proc.terminate()
-            proc.wait(60)
+            proc.communicate(timeout=60)  # reap it and close its output pipe
 
 
 def test_redis_outage_serves_uncached_then_recovers(

@@ -19,7 +19,7 @@ import tritonclient.grpc as grpcclient
 from tritonclient.utils import InferenceServerException
 
 from mlinfer.observability.logs import ACCESS_LOGGER
-from tests.support.raising_backend import RAISE_ID, SECRET_DETAIL, RaisingBackend
+from tests.support.raising_backend import RAISE_ID, SECRET_DETAIL, raising_backend
 from tests.support.servers import ServerThread, settings_for
 
 FAILURES_LOGGER = "mlinfer.transport.failures"
@@ -30,7 +30,7 @@ ONES = [1] * 16
 @pytest.fixture(scope="module")
 def server(sample_repository: Path) -> Iterator[ServerThread]:
     settings = settings_for(sample_repository, startup_models=["simple"])
-    with ServerThread(settings, grpc=True, backend_factory=RaisingBackend) as srv:
+    with ServerThread(settings, grpc=True, backend_factory=raising_backend) as srv:
         yield srv
 
 

@@ -6,6 +6,7 @@ its file list and metadata.
 
 from __future__ import annotations
 
+import shutil
 import subprocess
 import sys
 import zipfile
@@ -30,9 +31,17 @@ NOT_RUNTIME_DEPENDENCIES = ("psutil", "onnx", "onnxruntime", "scikit-learn", "nv
 
 @pytest.fixture(scope="module")
 def wheel(tmp_path_factory: pytest.TempPathFactory) -> zipfile.ZipFile:
+    # Built from a copy of what the sdist holds, so no build/ folder of an earlier build in
+    # the checkout can leak into (or hide from) the result.
+    source = tmp_path_factory.mktemp("source")
+    for name in ("pyproject.toml", "README.md", "LICENSE"):
+        shutil.copy2(REPO / name, source / name)
+    shutil.copytree(REPO / "services", source / "services", ignore=shutil.ignore_patterns(
+        "__pycache__", "*.egg-info"
+    ))
     out = tmp_path_factory.mktemp("wheel")
     proc = subprocess.run(
-        [sys.executable, "-m", "pip", "wheel", "--no-deps", "--quiet", "-w", str(out), str(REPO)],
+        [sys.executable, "-m", "pip", "wheel", "--no-deps", "--quiet", "-w", str(out), str(source)],
         capture_output=True,
         text=True,
         check=False,

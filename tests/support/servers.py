@@ -14,8 +14,8 @@ from typing import Any
 import httpx
 
 from mlinfer.backends.base import Backend
-from mlinfer.core.settings import Settings
 from mlinfer.server import Server
+from mlinfer.settings import Settings, settings_from_names
 
 
 class ServerThread:
@@ -105,7 +105,7 @@ def settings_for(repository: Path, **overrides: Any) -> Settings:
         "auth_mode": "disabled",
     }
     base.update(overrides)
-    return Settings(**base)
+    return settings_from_names(base)
 
 
 def wait_until(predicate: Callable[[], bool], what: str, attempts: int = 3000) -> None:

@@ -9,11 +9,11 @@ with a ready ``www_authenticate`` header value for REST.
 
 from mlinfer.auth.apikeys import ApiKeySpec, ApiKeyStore, hash_api_key, new_api_key
 from mlinfer.auth.authenticator import Authenticator
-from mlinfer.auth.config import AuthConfig, AuthMode, AuthSettings
 from mlinfer.auth.errors import PermissionDeniedError, UnauthenticatedError
 from mlinfer.auth.identity import ALL_SCOPES, ANONYMOUS, Identity, Scope
 from mlinfer.auth.jwks import JwksCache
 from mlinfer.auth.policy import authorize
+from mlinfer.auth.settings import AuthMode, AuthSettings
 from mlinfer.auth.tokens import issue_token, new_jwt_secret
 
 __all__ = [
@@ -21,7 +21,6 @@ __all__ = [
     "ANONYMOUS",
     "ApiKeySpec",
     "ApiKeyStore",
-    "AuthConfig",
     "AuthMode",
     "AuthSettings",
     "Authenticator",

@@ -13,33 +13,29 @@ Rules (the same for REST headers and gRPC metadata):
 from __future__ import annotations
 
 from mlinfer.auth.apikeys import KEY_PREFIX, ApiKeyStore
-from mlinfer.auth.config import HMAC_ALGORITHMS, AuthConfig, AuthSettings
 from mlinfer.auth.errors import UnauthenticatedError, echo
 from mlinfer.auth.identity import ANONYMOUS, Identity
 from mlinfer.auth.jwks import JwksCache
+from mlinfer.auth.settings import HMAC_ALGORITHMS, AuthSettings
 from mlinfer.auth.verifier import JwtVerifier
 
 
 class Authenticator:
-    """Authenticates requests according to an :class:`AuthConfig` (built once per process)."""
+    """Authenticates requests according to :class:`AuthSettings` (built once per process)."""
 
-    def __init__(self, config: AuthConfig, *, jwks: JwksCache | None = None) -> None:
+    def __init__(self, config: AuthSettings, *, jwks: JwksCache | None = None) -> None:
         self.config = config
         if jwks is None and config.jwks_url is not None:
             jwks = JwksCache(
                 config.jwks_url,
                 allowed_algorithms=set(config.jwt_algorithms) - HMAC_ALGORITHMS,
-                min_refetch_interval_s=config.jwks_min_refetch_s,
-                default_ttl_s=config.jwks_cache_s,
-                timeout_s=config.jwks_timeout_s,
+                min_refetch_interval_s=config.jwks_min_refetch_seconds,
+                default_ttl_s=config.jwks_cache_seconds,
+                timeout_s=config.jwks_timeout_seconds,
             )
         self.jwks = jwks
         self._verifier = JwtVerifier(config, jwks) if config.jwt_enabled else None
         self._api_keys = ApiKeyStore(config.api_keys)
-
-    @classmethod
-    def from_settings(cls, settings: AuthSettings) -> Authenticator:
-        return cls(AuthConfig.from_settings(settings))
 
     @property
     def enabled(self) -> bool:

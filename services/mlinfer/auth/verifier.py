@@ -4,7 +4,7 @@ The key is chosen by the token's ``alg`` *family* before pyjwt sees the token: H
 are checked only against the shared secret, RS/PS/ES/EdDSA tokens only against a JWKS key
 (bound to its own algorithm by :class:`jwt.PyJWK`). So a token that says ``HS256`` is never
 checked with an RSA public key as the HMAC secret (the algorithm-confusion attack), and
-``none`` is refused by the allow-list (and by :class:`AuthConfig`).
+``none`` is refused by the allow-list (and by :class:`AuthSettings`).
 """
 
 from __future__ import annotations
@@ -14,16 +14,16 @@ from typing import Any
 
 import jwt
 
-from mlinfer.auth.config import HMAC_ALGORITHMS, AuthConfig
 from mlinfer.auth.errors import UnauthenticatedError, echo
 from mlinfer.auth.identity import Identity, scopes_from_claims
 from mlinfer.auth.jwks import JwksCache
+from mlinfer.auth.settings import HMAC_ALGORITHMS, AuthSettings
 
 
 class JwtVerifier:
-    """Checks bearer tokens against :class:`AuthConfig` and turns claims into an Identity."""
+    """Checks bearer tokens against :class:`AuthSettings` and turns claims into an Identity."""
 
-    def __init__(self, config: AuthConfig, jwks: JwksCache | None = None) -> None:
+    def __init__(self, config: AuthSettings, jwks: JwksCache | None = None) -> None:
         self._config = config
         self._jwks = jwks
         self._allowed = frozenset(config.jwt_algorithms)
@@ -39,9 +39,10 @@ class JwtVerifier:
             raise UnauthenticatedError(f"token algorithm '{echo(alg)}' is not accepted")
         key: jwt.PyJWK | str
         if alg in HMAC_ALGORITHMS:
-            if self._config.jwt_secret is None:
+            secret = self._config.jwt_secret_value
+            if secret is None:
                 raise UnauthenticatedError(f"'{alg}' tokens are not accepted (no shared secret)")
-            key = self._config.jwt_secret
+            key = secret
         else:
             if self._jwks is None:
                 raise UnauthenticatedError(f"'{alg}' tokens are not accepted (no JWKS)")
@@ -64,7 +65,7 @@ class JwtVerifier:
                 algorithms=[alg],
                 audience=config.jwt_audience,
                 issuer=config.jwt_issuer,
-                leeway=config.jwt_leeway_s,
+                leeway=config.jwt_leeway_seconds,
                 options={"require": required, "enforce_minimum_key_length": True},
             )
         except jwt.ExpiredSignatureError:

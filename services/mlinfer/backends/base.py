@@ -3,19 +3,11 @@
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from dataclasses import dataclass
 from typing import Any
 
 from mlinfer.core.model_spec import ModelSpec
+from mlinfer.core.stats import ModelMetricsSnapshot
 from mlinfer.core.types import InferRequest, InferResponse, ModelIndexEntry
-
-
-@dataclass(frozen=True)
-class ModelMetricsSnapshot:
-    """Per model-version counters in Triton's statistics shape, plus the pending gauge."""
-
-    stats: dict[str, Any]
-    pending: int
 
 
 class Backend(ABC):

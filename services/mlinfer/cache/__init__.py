@@ -6,15 +6,14 @@ it). Importing this package does not import redis-py.
 
 from mlinfer.cache.backend import CacheBackend
 from mlinfer.cache.codec import CorruptEntryError, decode_outputs, encode_outputs
-from mlinfer.cache.factory import CacheSettings, create_response_cache
+from mlinfer.cache.factory import create_response_cache
 from mlinfer.cache.key import CacheKey, default_key_hash, make_key
 from mlinfer.cache.memory import MemoryBackend
-from mlinfer.cache.policy import CACHE_PARAMETER, cache_enabled
 from mlinfer.cache.response_cache import ResponseCache
+from mlinfer.cache.settings import CacheSettings
 from mlinfer.cache.stats import CacheObserver, CacheStats, ModelCacheStats
 
 __all__ = [
-    "CACHE_PARAMETER",
     "CacheBackend",
     "CacheKey",
     "CacheObserver",
@@ -24,7 +23,6 @@ __all__ = [
     "MemoryBackend",
     "ModelCacheStats",
     "ResponseCache",
-    "cache_enabled",
     "create_response_cache",
     "decode_outputs",
     "default_key_hash",

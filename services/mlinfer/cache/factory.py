@@ -1,38 +1,15 @@
-"""Build the response cache from settings, in the one place the server assembles objects.
-
-:class:`CacheSettings` mirrors the ``cache_*`` fields proposed for ``core.settings.Settings``
-(env prefix ``MLINFER_``), so this package does not depend on the settings module; the server
-factory copies the fields across.
-"""
+"""Build the response cache from its settings (the server factory calls this once)."""
 
 from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
-from typing import Literal
 
 from mlinfer.cache.backend import CacheBackend
-from mlinfer.cache.key import KeyHash
 from mlinfer.cache.memory import MemoryBackend
-from mlinfer.cache.response_cache import DEFAULT_MAX_ENTRY_BYTES, ResponseCache
+from mlinfer.cache.response_cache import ResponseCache
+from mlinfer.cache.settings import CacheSettings
 from mlinfer.cache.stats import CacheObserver
-
-CacheBackendName = Literal["memory", "redis", "off"]
-
-
-@dataclass(frozen=True)
-class CacheSettings:
-    backend: CacheBackendName = "memory"
-    max_bytes: int = 256 * 1024 * 1024  # memory backend
-    max_entries: int = 100_000  # memory backend
-    max_entry_bytes: int = DEFAULT_MAX_ENTRY_BYTES
-    ttl_seconds: float = 3600.0  # 0 = entries never expire
-    redis_url: str = "redis://127.0.0.1:6379/0"
-    redis_prefix: str = "mlinfer:rc:"
-    redis_timeout_seconds: float = 0.25
-    redis_retry_seconds: float = 1.0
-    key_hash: KeyHash | None = None  # None: xxh3_128 when xxhash is installed, else blake2b
 
 
 def create_response_cache(

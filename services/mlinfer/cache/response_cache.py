@@ -1,6 +1,6 @@
 """The response cache the data plane consults around inference, whatever the store.
 
-The caller decides per model whether to use it (:func:`mlinfer.cache.policy.cache_enabled`)
+The caller decides per model whether to use it (``ModelSpec.response_cache``, set at load)
 and calls it after resolving the model version and before queueing the request, so a hit
 skips batching and execution entirely, as in Triton. Nothing here raises into the request
 path: store failures, corrupt entries and even bugs in a backend degrade to uncached serving.

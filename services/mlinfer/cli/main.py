@@ -10,8 +10,8 @@ from pathlib import Path
 from typing import Any
 
 from mlinfer.core.errors import MLInferError
-from mlinfer.core.settings import Settings
 from mlinfer.observability.logs import configure_logging
+from mlinfer.settings import Settings, settings_from_names
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -114,7 +114,7 @@ def settings_from_args(args: argparse.Namespace) -> Settings:
     overrides: dict[str, Any] = {
         f: getattr(args, f) for f in fields if getattr(args, f, None) is not None
     }
-    return Settings(**overrides)
+    return settings_from_names(overrides)
 
 
 def _run_serve(args: argparse.Namespace) -> int:
@@ -205,7 +205,10 @@ def _print(text: str) -> int:
 
 
 def _run_token(args: argparse.Namespace) -> int:
-    secret = Settings().auth_jwt_secret
+    from mlinfer.auth.settings import AuthSettings
+
+    # Issuing needs only the secret, not a server configuration that would accept it.
+    secret = AuthSettings(mode="disabled").jwt_secret
     if secret is None:
         print("mlinfer: set MLINFER_AUTH_JWT_SECRET to sign tokens", file=sys.stderr)
         return 2

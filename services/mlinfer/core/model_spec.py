@@ -6,11 +6,19 @@ do not depend on where a model runs.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any, TypeVar
 
 from tritonclient.grpc import model_config_pb2 as mc
 
 from mlinfer.core import datatypes
+from mlinfer.core.errors import ModelLoadError
+
+T = TypeVar("T")
+CACHE_PARAMETER = "response_cache"
+_TRUE = frozenset({"true", "1", "yes", "on"})
+_FALSE = frozenset({"false", "0", "no", "off", ""})
 
 
 @dataclass(frozen=True)
@@ -29,6 +37,17 @@ class ModelSpec:
     inputs: tuple[TensorSpec, ...]
     outputs: tuple[TensorSpec, ...]
     config: mc.ModelConfig = field(compare=False)
+    response_cache: bool = False  # decided at load: see response_cache_enabled
+    # Values concerns derive from this loaded version (an image pipeline, ...): built once,
+    # dropped with the version, never keyed by anything that outlives it.
+    _derived: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
+
+    def derived(self, key: str, build: Callable[[ModelSpec], T]) -> T:
+        """``build(self)``, computed on first use and kept as long as this version."""
+        if key not in self._derived:
+            self._derived[key] = build(self)
+        value: T = self._derived[key]
+        return value
 
     @property
     def batched(self) -> bool:
@@ -68,4 +87,30 @@ def spec_from_config(
         inputs=tuple(tensor(t, False) for t in config.input),
         outputs=tuple(tensor(t, True) for t in config.output),
         config=config,
+        response_cache=response_cache_enabled(config),
+    )
+
+
+def response_cache_enabled(config: mc.ModelConfig) -> bool:
+    """Whether ``config`` opts into response caching; a malformed parameter is a load error.
+
+    Caching is only correct for deterministic models, which only the model's author knows,
+    so it is never on by default. A model opts in with Triton's own field
+    ``response_cache { enable: true }`` or, for configs shared with tools that do not know
+    that field, with the parameter ``response_cache: "true"``; when both are present the
+    field decides.
+    """
+    if config.HasField("response_cache"):
+        return bool(config.response_cache.enable)
+    if CACHE_PARAMETER not in config.parameters:
+        return False
+    raw = str(config.parameters[CACHE_PARAMETER].string_value)
+    value = raw.strip().lower()
+    if value in _TRUE:
+        return True
+    if value in _FALSE:
+        return False
+    raise ModelLoadError(
+        f"model '{config.name}': parameter '{CACHE_PARAMETER}' must be 'true' or 'false', "
+        f"got '{raw}'"
     )

@@ -98,3 +98,11 @@ class ModelStats:
             ],
             "memory_usage": [],
         }
+
+
+@dataclass(frozen=True)
+class ModelMetricsSnapshot:
+    """Per model-version counters in Triton's statistics shape, plus the pending gauge."""
+
+    stats: dict[str, Any]
+    pending: int

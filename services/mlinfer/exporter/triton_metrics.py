@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from mlinfer.backends.base import ModelMetricsSnapshot
+from mlinfer.core.stats import ModelMetricsSnapshot
 
 _Getter = Callable[[dict[str, Any]], float]
 

@@ -10,15 +10,15 @@ from prometheus_client import CollectorRegistry
 
 import mlinfer
 from mlinfer.auth.guard import AccessGuard
-from mlinfer.core.dataplane import DataPlane
 from mlinfer.core.errors import MLInferError
-from mlinfer.core.settings import Settings
+from mlinfer.dataplane import DataPlane
 from mlinfer.gateway import routes_image
 from mlinfer.gateway.errors import handle_mlinfer_error, handle_validation_error
 from mlinfer.gateway.middleware import GatewayMiddleware, LastResortMiddleware
 from mlinfer.gateway.routes_simple import SimpleRoutes
 from mlinfer.gateway.routes_v2 import V2Routes
 from mlinfer.observability.metrics import GatewayMetrics
+from mlinfer.settings import Settings
 from mlinfer.transport.policy import RequestPolicy
 
 

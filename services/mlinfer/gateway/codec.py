@@ -7,6 +7,7 @@ from typing import Any
 import orjson
 
 from mlinfer.core.errors import InvalidInputError
+from mlinfer.core.parameters import classification, non_negative
 from mlinfer.core.tensors import (
     tensor_from_bytes,
     tensor_from_list,
@@ -14,7 +15,6 @@ from mlinfer.core.tensors import (
     tensor_to_list,
 )
 from mlinfer.core.types import InferRequest, InferResponse, RequestedOutput, Tensor
-from mlinfer.transport.parameters import classification, non_negative
 
 HEADER_LENGTH = "Inference-Header-Content-Length"
 

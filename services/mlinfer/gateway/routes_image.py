@@ -15,15 +15,15 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from mlinfer.auth.identity import Scope
-from mlinfer.core.dataplane import DataPlane
 from mlinfer.core.errors import InvalidInputError, PayloadTooLargeError
 from mlinfer.core.model_spec import ModelSpec
-from mlinfer.core.settings import Settings
+from mlinfer.dataplane import DataPlane
 from mlinfer.gateway.body import read_body
 from mlinfer.gateway.responses import json_response
 from mlinfer.gateway.security import caller
 from mlinfer.imaging.decode import DecodeLimits
 from mlinfer.imaging.pipeline import ImagePipeline
+from mlinfer.settings import Settings
 from mlinfer.transport.policy import RequestPolicy
 
 _UPLOAD_FIELDS = ("image", "file")
@@ -31,16 +31,11 @@ _UPLOAD_FIELDS = ("image", "file")
 
 def build_router(dataplane: DataPlane, settings: Settings, policy: RequestPolicy) -> APIRouter:
     router = APIRouter(tags=["Convenience API"])
-    limits = DecodeLimits(settings.image_max_bytes, settings.image_max_pixels)
-    pipelines: dict[int, tuple[ModelSpec, ImagePipeline]] = {}
+    limits = DecodeLimits(settings.image.max_bytes, settings.image.max_pixels)
 
     def pipeline_for(spec: ModelSpec) -> ImagePipeline:
-        # Built once per loaded model version (its config object), not per request.
-        cached = pipelines.get(id(spec.config))
-        if cached is None or cached[0] is not spec:
-            cached = (spec, ImagePipeline.from_spec(spec, limits))
-            pipelines[id(spec.config)] = cached
-        return cached[1]
+        # Built once per loaded model version and dropped with it, not per request.
+        return spec.derived("image_pipeline", lambda s: ImagePipeline.from_spec(s, limits))
 
     @router.post(
         "/infer/image",
@@ -54,7 +49,7 @@ def build_router(dataplane: DataPlane, settings: Settings, policy: RequestPolicy
         priority: int = Query(0, ge=0, description="1 = highest; 0 = the model's default."),
     ) -> Response:
         await policy.authorize(caller(request), Scope.INFER, model)
-        data = await _image_bytes(request, settings.image_max_bytes)
+        data = await _image_bytes(request, settings.image.max_bytes)
         spec = await dataplane.model_spec(model, version)
         pipeline = pipeline_for(spec)
         start = time.perf_counter()

@@ -13,10 +13,10 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from mlinfer.auth.identity import Scope
-from mlinfer.core.dataplane import DataPlane
 from mlinfer.core.errors import InvalidInputError
 from mlinfer.core.tensors import tensor_from_list, tensor_to_list
 from mlinfer.core.types import InferRequest, RequestedOutput
+from mlinfer.dataplane import DataPlane
 from mlinfer.exporter import triton_metrics
 from mlinfer.gateway.responses import json_response
 from mlinfer.gateway.security import caller

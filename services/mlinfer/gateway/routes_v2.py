@@ -11,11 +11,11 @@ from starlette.responses import Response
 
 from mlinfer.auth.guard import audited
 from mlinfer.auth.identity import Scope
-from mlinfer.core.dataplane import CACHE_HIT_PARAMETER, DataPlane
 from mlinfer.core.errors import InvalidInputError
 from mlinfer.core.model_config import config_to_json
-from mlinfer.core.settings import Settings
+from mlinfer.core.parameters import priority_header
 from mlinfer.core.types import InferRequest
+from mlinfer.dataplane import CACHE_HIT_PARAMETER, DataPlane
 from mlinfer.gateway.body import read_body
 from mlinfer.gateway.codec import (
     HEADER_LENGTH,
@@ -26,8 +26,8 @@ from mlinfer.gateway.codec import (
 from mlinfer.gateway.responses import json_response
 from mlinfer.gateway.security import caller
 from mlinfer.observability.tracing import server_span, trace_headers
+from mlinfer.settings import Settings
 from mlinfer.transport.access_log import AccessLog, StatusNames
-from mlinfer.transport.parameters import priority_header
 from mlinfer.transport.policy import RequestPolicy
 from mlinfer.transport.visibility import visible, visible_statistics
 

@@ -12,11 +12,11 @@ from tritonclient.grpc import service_pb2 as pb
 from tritonclient.grpc import service_pb2_grpc
 
 from mlinfer.auth.guard import AccessGuard
-from mlinfer.core.dataplane import DataPlane
-from mlinfer.core.settings import Settings
+from mlinfer.dataplane import DataPlane
 from mlinfer.grpc.interceptors import MetricsInterceptor
 from mlinfer.grpc.servicer import InferenceServicer
 from mlinfer.observability.metrics import GatewayMetrics
+from mlinfer.settings import Settings
 from mlinfer.transport.policy import RequestPolicy
 
 log = logging.getLogger(__name__)
@@ -42,12 +42,12 @@ class GrpcServer:
         self._server: grpc.aio.Server | None = None
 
     def _options(self) -> list[tuple[str, int]]:
-        s = self._settings
+        s = self._settings.grpc
         return [
-            ("grpc.max_send_message_length", s.grpc_max_message_bytes),
-            ("grpc.max_receive_message_length", s.grpc_max_message_bytes),
-            ("grpc.keepalive_time_ms", s.grpc_keepalive_time_ms),
-            ("grpc.keepalive_timeout_ms", s.grpc_keepalive_timeout_ms),
+            ("grpc.max_send_message_length", s.max_message_bytes),
+            ("grpc.max_receive_message_length", s.max_message_bytes),
+            ("grpc.keepalive_time_ms", s.keepalive_time_ms),
+            ("grpc.keepalive_timeout_ms", s.keepalive_timeout_ms),
             ("grpc.keepalive_permit_without_calls", 1),
             ("grpc.http2.min_recv_ping_interval_without_data_ms", 5_000),
             ("grpc.http2.max_pings_without_data", 0),
@@ -64,15 +64,11 @@ class GrpcServer:
         reflection.enable_server_reflection(
             (SERVICE_NAME, health.SERVICE_NAME, reflection.SERVICE_NAME), server
         )
-        address = f"{self._settings.host}:{self._settings.grpc_port}"
-        if self._settings.tls_cert_file and self._settings.tls_key_file:
+        address = f"{self._settings.host}:{self._settings.grpc.port}"
+        tls = self._settings.tls
+        if tls.cert_file and tls.key_file:
             credentials = grpc.ssl_server_credentials(
-                [
-                    (
-                        self._settings.tls_key_file.read_bytes(),
-                        self._settings.tls_cert_file.read_bytes(),
-                    )
-                ]
+                [(tls.key_file.read_bytes(), tls.cert_file.read_bytes())]
             )
             port = server.add_secure_port(address, credentials)
         else:

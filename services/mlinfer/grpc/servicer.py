@@ -14,13 +14,13 @@ from tritonclient.grpc import service_pb2_grpc
 
 from mlinfer.auth.guard import audited
 from mlinfer.auth.identity import Scope
-from mlinfer.core.dataplane import DataPlane
+from mlinfer.core import grpc_messages
 from mlinfer.core.errors import MLInferError
-from mlinfer.core.settings import Settings
 from mlinfer.core.types import InferResponse
-from mlinfer.grpc import converters
+from mlinfer.dataplane import DataPlane
 from mlinfer.grpc.errors import grpc_code, trailing_metadata
 from mlinfer.observability.tracing import server_span, trace_headers
+from mlinfer.settings import Settings
 from mlinfer.transport.access_log import AccessLog, StatusNames
 from mlinfer.transport.failures import report_unexpected
 from mlinfer.transport.policy import Caller, RequestPolicy
@@ -110,7 +110,7 @@ class InferenceServicer(service_pb2_grpc.GRPCInferenceServiceServicer):  # type:
     ) -> pb.ModelMetadataResponse:
         await self._policy.authorize(_caller(context), Scope.MODELS_READ, request.name)
         meta = await self._dp.model_metadata(request.name, request.version)
-        return converters.metadata_to_proto(meta)
+        return grpc_messages.metadata_to_proto(meta)
 
     @_mapped_errors
     async def ModelConfig(
@@ -129,13 +129,13 @@ class InferenceServicer(service_pb2_grpc.GRPCInferenceServiceServicer):  # type:
             _caller(context), Scope.MODELS_READ, request.name or None
         )
         stats = await self._dp.statistics(request.name, request.version)
-        return converters.statistics_to_proto(visible_statistics(identity, stats))
+        return grpc_messages.statistics_to_proto(visible_statistics(identity, stats))
 
     @_mapped_errors
     async def ModelInfer(
         self, request: pb.ModelInferRequest, context: Any
     ) -> pb.ModelInferResponse:
-        return converters.response_to_proto(await self._infer(request, context))
+        return grpc_messages.response_to_proto(await self._infer(request, context))
 
     async def _infer(self, message: pb.ModelInferRequest, context: Any) -> InferResponse:
         """One inference with its access-log line; shared by unary and streaming calls."""
@@ -144,7 +144,7 @@ class InferenceServicer(service_pb2_grpc.GRPCInferenceServiceServicer):  # type:
                 _caller(context), Scope.INFER, message.model_name
             )
             entry.identity = identity.subject
-            entry.request = request = converters.request_from_proto(message)
+            entry.request = request = grpc_messages.request_from_proto(message)
             headers = request.trace_headers = _trace_headers(context)
             with server_span(self._tracer, f"{SERVICE}/ModelInfer", headers, "grpc"):
                 entry.response = response = await self._dp.infer(request)
@@ -159,8 +159,9 @@ class InferenceServicer(service_pb2_grpc.GRPCInferenceServiceServicer):  # type:
 
         async def handle(message: pb.ModelInferRequest) -> None:
             try:
+                response = await self._infer(message, context)
                 reply = pb.ModelStreamInferResponse(
-                    infer_response=converters.response_to_proto(await self._infer(message, context))
+                    infer_response=grpc_messages.response_to_proto(response)
                 )
             except Exception as exc:
                 # Triton reports per-request stream errors in-band and keeps the stream open.
@@ -193,7 +194,7 @@ class InferenceServicer(service_pb2_grpc.GRPCInferenceServiceServicer):  # type:
     ) -> pb.RepositoryIndexResponse:
         identity = await self._policy.authorize(_caller(context), Scope.MODELS_READ)
         rows = await self._dp.repository_index(request.ready)
-        return converters.index_to_proto(visible(identity, rows, lambda r: r.name))
+        return grpc_messages.index_to_proto(visible(identity, rows, lambda r: r.name))
 
     @_mapped_errors
     async def RepositoryModelLoad(
@@ -202,7 +203,7 @@ class InferenceServicer(service_pb2_grpc.GRPCInferenceServiceServicer):  # type:
         identity = await self._policy.authorize(
             _caller(context), Scope.MODELS_ADMIN, request.model_name
         )
-        params = converters.parameters_to_dict(request.parameters)
+        params = grpc_messages.parameters_to_dict(request.parameters)
         async with audited(self._policy.guard, identity, "load", request.model_name):
             await self._dp.load_model(request.model_name, params)
         return pb.RepositoryModelLoadResponse()

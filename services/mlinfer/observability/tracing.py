@@ -24,13 +24,13 @@ from opentelemetry.sdk.trace.sampling import ParentBased, TraceIdRatioBased
 from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
 
 import mlinfer
-from mlinfer.core.settings import Settings
+from mlinfer.observability.settings import TracingSettings
 
 _PROPAGATOR = TraceContextTextMapPropagator()
 
 
 def create_tracer_provider(
-    settings: Settings, exporter: SpanExporter | None = None
+    settings: TracingSettings, exporter: SpanExporter | None = None
 ) -> TracerProvider | None:
     """None when tracing is off (the default): spans then cost nothing."""
     if exporter is None:
@@ -39,16 +39,16 @@ def create_tracer_provider(
         return None
     provider = TracerProvider(
         resource=Resource.create(
-            {"service.name": settings.otel_service_name, "service.version": mlinfer.__version__}
+            {"service.name": settings.service_name, "service.version": mlinfer.__version__}
         ),
-        sampler=ParentBased(TraceIdRatioBased(settings.otel_sample_ratio)),
+        sampler=ParentBased(TraceIdRatioBased(settings.sample_ratio)),
     )
     provider.add_span_processor(BatchSpanProcessor(exporter))
     return provider
 
 
-def _exporter(settings: Settings) -> SpanExporter | None:
-    kind = settings.otel_exporter
+def _exporter(settings: TracingSettings) -> SpanExporter | None:
+    kind = settings.exporter
     if kind == "none":
         return None
     if kind == "console":
@@ -56,12 +56,12 @@ def _exporter(settings: Settings) -> SpanExporter | None:
     if kind == "otlp-grpc":
         from opentelemetry.exporter.otlp.proto.grpc.trace_exporter import OTLPSpanExporter
 
-        return OTLPSpanExporter(endpoint=settings.otel_endpoint or "localhost:4317", insecure=True)
+        return OTLPSpanExporter(endpoint=settings.endpoint or "localhost:4317", insecure=True)
     from opentelemetry.exporter.otlp.proto.http.trace_exporter import (
         OTLPSpanExporter as HttpExporter,
     )
 
-    return HttpExporter(endpoint=settings.otel_endpoint or "http://localhost:4318/v1/traces")
+    return HttpExporter(endpoint=settings.endpoint or "http://localhost:4318/v1/traces")
 
 
 def get_tracer(provider: TracerProvider | None) -> trace.Tracer:

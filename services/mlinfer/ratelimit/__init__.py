@@ -6,11 +6,11 @@ model name; a refusal is :class:`RateLimitedError` (429 / RESOURCE_EXHAUSTED) ca
 """
 
 from mlinfer.ratelimit.bucket import BucketRef, Decision, Rate
-from mlinfer.ratelimit.config import RateLimitConfig, RateLimitSettings
 from mlinfer.ratelimit.errors import RateLimitedError
 from mlinfer.ratelimit.limiter import BucketStore, InProcessStore, RateLimiter, limited_error
 from mlinfer.ratelimit.local import LocalRateLimiter
 from mlinfer.ratelimit.redis_backend import RedisRateLimiter, redis_client
+from mlinfer.ratelimit.settings import RateLimitSettings
 
 __all__ = [
     "BucketRef",
@@ -19,7 +19,6 @@ __all__ = [
     "InProcessStore",
     "LocalRateLimiter",
     "Rate",
-    "RateLimitConfig",
     "RateLimitSettings",
     "RateLimitedError",
     "RateLimiter",

@@ -7,10 +7,10 @@ from collections.abc import Callable, Sequence
 from typing import Protocol
 
 from mlinfer.ratelimit.bucket import ALLOW, BucketRef, Decision, Rate
-from mlinfer.ratelimit.config import RateLimitConfig, RateLimitSettings, split_override
 from mlinfer.ratelimit.errors import RateLimitedError
 from mlinfer.ratelimit.local import LocalRateLimiter
 from mlinfer.ratelimit.redis_backend import RedisRateLimiter, redis_client
+from mlinfer.ratelimit.settings import RateLimitSettings, split_override
 
 
 class BucketStore(Protocol):
@@ -41,7 +41,7 @@ class RateLimiter:
     caller is (``"anonymous"``, or its peer address).
     """
 
-    def __init__(self, config: RateLimitConfig, *, store: BucketStore | None = None) -> None:
+    def __init__(self, config: RateLimitSettings, *, store: BucketStore | None = None) -> None:
         self.config = config
         self.store: BucketStore = store if store is not None else InProcessStore(LocalRateLimiter())
         self._exact: dict[tuple[str, str], tuple[str, Rate]] = {}
@@ -61,22 +61,21 @@ class RateLimiter:
         on_fallback: Callable[[], None] | None = None,
         on_redis_state: Callable[[bool], None] | None = None,
     ) -> RateLimiter:
-        """In-process limiter, or Redis-backed when ``ratelimit_redis_url`` is set.
+        """In-process limiter, or Redis-backed when ``redis_url`` is set.
 
         ``on_fallback`` is called for every request decided in-process because Redis is
         down (a counter), ``on_redis_state(up)`` on every outage and recovery (a gauge).
         """
-        config = RateLimitConfig.from_settings(settings)
-        if config.redis_url is None or not config.enabled:
-            return cls(config)
+        if settings.redis_url is None or not settings.enabled:
+            return cls(settings)
         store = RedisRateLimiter(
-            redis_client(config.redis_url, timeout_s=config.redis_timeout_s),
-            prefix=config.redis_prefix,
-            retry_interval_s=config.redis_retry_s,
+            redis_client(settings.redis_url, timeout_s=settings.redis_timeout_seconds),
+            prefix=settings.redis_prefix,
+            retry_interval_s=settings.redis_retry_seconds,
             on_fallback=on_fallback,
             on_redis_state=on_redis_state,
         )
-        return cls(config, store=store)
+        return cls(settings, store=store)
 
     @property
     def enabled(self) -> bool:

@@ -14,11 +14,11 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 
-from mlinfer.core.dataplane import CACHE_HIT_PARAMETER
 from mlinfer.core.errors import MLInferError
-from mlinfer.core.settings import Settings
 from mlinfer.core.types import InferRequest, InferResponse
+from mlinfer.dataplane import CACHE_HIT_PARAMETER
 from mlinfer.observability.logs import ACCESS_LOGGER, log_request
+from mlinfer.settings import Settings
 
 Status = int | str
 

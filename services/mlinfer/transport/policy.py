@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 from mlinfer.auth.guard import AccessGuard
 from mlinfer.auth.identity import Identity, Scope
-from mlinfer.core.settings import Settings
+from mlinfer.settings import Settings
 
 
 @dataclass(frozen=True)
@@ -34,8 +34,8 @@ class RequestPolicy:
     def from_settings(cls, guard: AccessGuard, settings: Settings) -> RequestPolicy:
         return cls(
             guard,
-            open_health=settings.auth_open_health,
-            open_metrics=settings.auth_open_metrics,
+            open_health=settings.auth.open_health,
+            open_metrics=settings.auth.open_metrics,
         )
 
     async def authorize(self, caller: Caller, action: Scope, model: str | None = None) -> Identity:

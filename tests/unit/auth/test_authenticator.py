@@ -10,14 +10,13 @@ import pytest
 from mlinfer.auth import (
     ANONYMOUS,
     ApiKeySpec,
-    AuthConfig,
     Authenticator,
+    AuthSettings,
     UnauthenticatedError,
     hash_api_key,
     issue_token,
     new_api_key,
 )
-from mlinfer.core.settings import Settings
 
 KEY = new_api_key()
 
@@ -25,7 +24,7 @@ KEY = new_api_key()
 def _authenticator(secret: str | None = None, keys: bool = True) -> Authenticator:
     specs = (ApiKeySpec(name="camera-7", hash=hash_api_key(KEY), models=["detector"]),)
     return Authenticator(
-        AuthConfig(mode="required", jwt_secret=secret, api_keys=specs if keys else ())
+        AuthSettings(mode="required", jwt_secret=secret, api_keys=specs if keys else ())
     )
 
 
@@ -96,7 +95,7 @@ async def test_api_key_when_only_tokens_are_configured(secret: str) -> None:
 
 
 async def test_disabled_mode_is_anonymous_with_everything() -> None:
-    auth = Authenticator(AuthConfig())
+    auth = Authenticator(AuthSettings(mode="disabled"))
     assert not auth.enabled
     assert await auth.authenticate(None, None) is ANONYMOUS
     assert await auth.authenticate("Bearer garbage", "garbage") is ANONYMOUS
@@ -106,7 +105,7 @@ def test_required_mode_needs_some_credentials() -> None:
     with pytest.raises(
         ValueError, match=r"needs a JWT secret .* or API keys .*MLINFER_AUTH_MODE=disabled"
     ):
-        AuthConfig(mode="required")
+        AuthSettings(mode="required")
 
 
 async def test_from_settings_reads_the_environment(
@@ -120,9 +119,9 @@ async def test_from_settings_reads_the_environment(
         f'[{{"name": "camera-7", "hash": "{hash_api_key(KEY)}", "scopes": ["infer"]}}]',
     )
     monkeypatch.setenv("MLINFER_AUTH_MODEL_ACCESS", '{"bob": ["digits"]}')
-    settings = Settings()
-    assert "SecretStr" in repr(settings.auth_jwt_secret) and secret not in repr(settings)
-    auth = Authenticator.from_settings(settings)
+    settings = AuthSettings()
+    assert "SecretStr" in repr(settings.jwt_secret) and secret not in repr(settings)
+    auth = Authenticator(settings)
     assert (await auth.authenticate(None, KEY)).scopes == {"infer"}
     token = issue_token(secret, "bob", ["infer"], audience="mlinfer", now=time.time())
     assert (await auth.authenticate(f"Bearer {token}", None)).models == ("digits",)

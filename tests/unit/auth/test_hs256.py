@@ -9,7 +9,7 @@ import time
 import jwt
 import pytest
 
-from mlinfer.auth import AuthConfig, Authenticator, Scope, UnauthenticatedError, issue_token
+from mlinfer.auth import Authenticator, AuthSettings, Scope, UnauthenticatedError, issue_token
 
 ISSUER = "https://issuer.test"
 AUDIENCE = "mlinfer"
@@ -21,10 +21,10 @@ def _authenticator(secret: str, **overrides: object) -> Authenticator:
         "jwt_secret": secret,
         "jwt_issuer": ISSUER,
         "jwt_audience": AUDIENCE,
-        "jwt_leeway_s": 5.0,
+        "jwt_leeway_seconds": 5.0,
     }
     fields.update(overrides)
-    return Authenticator(AuthConfig(**fields))  # type: ignore[arg-type]
+    return Authenticator(AuthSettings(**fields))  # type: ignore[arg-type]
 
 
 def _token(secret: str, **overrides: object) -> str:
@@ -148,7 +148,7 @@ async def test_alg_none_is_refused(secret: str) -> None:
 
 def test_alg_none_cannot_be_configured(secret: str) -> None:
     with pytest.raises(ValueError, match="'none' can never"):
-        AuthConfig(mode="required", jwt_secret=secret, jwt_algorithms=("HS256", "none"))
+        AuthSettings(mode="required", jwt_secret=secret, jwt_algorithms=("HS256", "none"))
 
 
 async def test_algorithm_outside_allow_list(secret: str) -> None:
@@ -189,8 +189,8 @@ async def test_default_models_when_no_claim_and_no_mapping(secret: str) -> None:
 
 def test_short_secret_is_refused() -> None:
     with pytest.raises(ValueError, match="at least 32 bytes"):
-        AuthConfig(mode="required", jwt_secret="short")
+        AuthSettings(mode="required", jwt_secret="short")
     with pytest.raises(ValueError, match="at least 32 bytes"):
         issue_token("short", "a", ["infer"])
     with pytest.raises(ValueError, match="HS512 secret must be at least 64 bytes"):
-        AuthConfig(mode="required", jwt_secret="s" * 40, jwt_algorithms=("HS256", "HS512"))
+        AuthSettings(mode="required", jwt_secret="s" * 40, jwt_algorithms=("HS256", "HS512"))

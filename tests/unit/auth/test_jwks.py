@@ -15,7 +15,7 @@ import jwt
 import pytest
 from cryptography.hazmat.primitives import serialization
 
-from mlinfer.auth import AuthConfig, Authenticator, JwksCache, UnauthenticatedError
+from mlinfer.auth import Authenticator, AuthSettings, JwksCache, UnauthenticatedError
 from mlinfer.auth.jwks import cache_ttl
 from mlinfer.core.errors import StatusCode, UnavailableError
 from tests.support.clock import FakeClock
@@ -35,7 +35,7 @@ def _claims(**overrides: Any) -> dict[str, Any]:
 def _authenticator(
     server: JwksServer, clock: FakeClock, *, secret: str | None = None
 ) -> Authenticator:
-    config = AuthConfig(
+    config = AuthSettings(
         mode="required", jwks_url=server.url, jwt_audience=AUDIENCE, jwt_secret=secret
     )
     cache = JwksCache(
@@ -250,7 +250,7 @@ async def test_token_without_kid_is_refused_when_several_keys(
 
 def test_jwks_needs_an_audience() -> None:
     with pytest.raises(ValueError, match="needs an audience"):
-        AuthConfig(mode="required", jwks_url="http://127.0.0.1:1/jwks.json")
+        AuthSettings(mode="required", jwks_url="http://127.0.0.1:1/jwks.json")
 
 
 def test_single_fetch_across_threads_and_event_loops(

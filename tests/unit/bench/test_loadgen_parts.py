@@ -260,7 +260,8 @@ def test_result_files_hold_every_level(tmp_path: Path) -> None:
     assert doc["config"]["model"] == "simple"
     assert len(doc["levels"]) == 2 and doc["levels"][0]["requests_per_s"] == 2.0
     assert "cpu_model" in doc["machine"]
-    rows = list(csv.DictReader(csv_path.open()))
+    with csv_path.open() as fh:
+        rows = list(csv.DictReader(fh))
     assert rows[0]["concurrency"] == "2" and float(rows[0]["latency_p50_ms"]) == 1.5
 
 

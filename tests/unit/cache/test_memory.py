@@ -3,14 +3,7 @@ from __future__ import annotations
 import pytest
 
 from mlinfer.cache.memory import MemoryBackend
-
-
-class FakeClock:
-    def __init__(self) -> None:
-        self.now = 1000.0
-
-    def __call__(self) -> float:
-        return self.now
+from tests.support.clock import FakeClock
 
 
 async def test_evicts_least_recently_used_by_count() -> None:

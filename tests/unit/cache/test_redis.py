@@ -15,17 +15,10 @@ import redis.asyncio as aioredis
 from mlinfer.cache import CacheObserver, ResponseCache
 from mlinfer.cache.redis_backend import RedisBackend
 from mlinfer.core.types import InferRequest, InferResponse, Tensor
+from tests.support.clock import FakeClock
 from tests.support.redis_server import RedisServer
 
 PREFIX = "test:rc:"
-
-
-class FakeClock:
-    def __init__(self) -> None:
-        self.now = 0.0
-
-    def __call__(self) -> float:
-        return self.now
 
 
 class Failures(CacheObserver):
@@ -69,7 +62,7 @@ def cache_for(
     ttl_s: float = 60,
 ) -> ResponseCache:
     backend = RedisBackend.from_url(
-        url, prefix=PREFIX, ttl_s=ttl_s, retry_after_s=5.0, clock=clock or FakeClock()
+        url, prefix=PREFIX, ttl_s=ttl_s, retry_after_s=5.0, clock=clock or FakeClock(0.0)
     )
     return ResponseCache(backend, observer=observer)
 
@@ -120,7 +113,7 @@ async def test_corrupted_entry_in_redis_is_a_miss(server: RedisServer, raw: aior
 async def test_outage_serves_uncached_then_recovers_on_the_same_port(
     server: RedisServer, caplog: pytest.LogCaptureFixture
 ) -> None:
-    clock = FakeClock()
+    clock = FakeClock(0.0)
     failures = Failures()
     cache = cache_for(server.url, clock, failures)
     backend = cache.backend

@@ -11,12 +11,12 @@ from mlinfer.cache import (
     CacheSettings,
     MemoryBackend,
     ResponseCache,
-    cache_enabled,
     create_response_cache,
 )
 from mlinfer.cache.backend import FailureNotifier
 from mlinfer.core.errors import ModelLoadError
 from mlinfer.core.model_config import parse_config
+from mlinfer.core.model_spec import response_cache_enabled
 from mlinfer.core.types import InferRequest, InferResponse, RequestedOutput, Tensor
 
 
@@ -209,11 +209,11 @@ def _config(extra: str) -> mc.ModelConfig:
         ),
     ],
 )
-def test_cache_enabled(extra: str, enabled: bool) -> None:
-    assert cache_enabled(_config(extra)) is enabled
+def test_response_cache_enabled(extra: str, enabled: bool) -> None:
+    assert response_cache_enabled(_config(extra)) is enabled
 
 
 def test_cache_enabled_rejects_a_malformed_parameter() -> None:
     config = _config('parameters { key: "response_cache" value { string_value: "maybe" } }')
     with pytest.raises(ModelLoadError, match="parameter 'response_cache' must be"):
-        cache_enabled(config)
+        response_cache_enabled(config)

@@ -5,13 +5,12 @@ from __future__ import annotations
 import pytest
 
 from mlinfer.core.errors import StatusCode
-from mlinfer.core.settings import Settings
 from mlinfer.ratelimit import (
     LocalRateLimiter,
     Rate,
-    RateLimitConfig,
     RateLimitedError,
     RateLimiter,
+    RateLimitSettings,
     RedisRateLimiter,
 )
 from mlinfer.ratelimit.limiter import InProcessStore
@@ -19,7 +18,11 @@ from tests.support.clock import FakeClock
 
 
 def _limiter(clock: FakeClock, **fields: object) -> RateLimiter:
-    config = RateLimitConfig(**fields)  # type: ignore[arg-type]
+    for name in ("identity", "model"):  # a Rate given as its two settings
+        rate = fields.pop(name, None)
+        if isinstance(rate, Rate):
+            fields[f"{name}_rps"], fields[f"{name}_burst"] = rate.requests_per_second, rate.burst
+    config = RateLimitSettings(**fields)  # type: ignore[arg-type]
     return RateLimiter(config, store=InProcessStore(LocalRateLimiter(clock=clock)))
 
 
@@ -97,10 +100,10 @@ async def test_model_limit_still_applies_with_an_override(clock: FakeClock) -> N
 
 async def test_override_keys_are_checked() -> None:
     with pytest.raises(ValueError, match="'<client>/<model glob>'"):
-        RateLimitConfig(overrides={"no-model-part": _rate(1)})
+        RateLimitSettings(overrides={"no-model-part": _rate(1)})
     with pytest.raises(ValueError, match="must look like"):
-        RateLimitConfig(overrides={"alice/": _rate(1)})
-    config = RateLimitConfig(overrides={"https://idp/alice/digits": _rate(1)})
+        RateLimitSettings(overrides={"alice/": _rate(1)})
+    config = RateLimitSettings(overrides={"https://idp/alice/digits": _rate(1)})
     assert RateLimiter(config).buckets_for("https://idp/alice", "digits")[0].label == (
         "client+model"
     )
@@ -112,7 +115,7 @@ async def test_from_settings_reads_the_environment(monkeypatch: pytest.MonkeyPat
     monkeypatch.setenv(
         "MLINFER_RATELIMIT_OVERRIDES", '{"cam-7/*": {"requests_per_second": 1, "burst": 2}}'
     )
-    limiter = RateLimiter.from_settings(Settings())
+    limiter = RateLimiter.from_settings(RateLimitSettings())
     assert limiter.config.identity == _rate(10)
     assert limiter.config.model is None
     assert await _admitted(limiter, "cam-7", "digits", 5) == 2
@@ -123,7 +126,7 @@ async def test_from_settings_reads_the_environment(monkeypatch: pytest.MonkeyPat
 async def test_from_settings_with_redis_url(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("MLINFER_RATELIMIT_IDENTITY_RPS", "10")
     monkeypatch.setenv("MLINFER_RATELIMIT_REDIS_URL", "redis://127.0.0.1:1/0")
-    limiter = RateLimiter.from_settings(Settings())
+    limiter = RateLimiter.from_settings(RateLimitSettings())
     assert isinstance(limiter.store, RedisRateLimiter)
     assert (await limiter.check("alice", "digits")).allowed  # nothing there: in-process
     assert limiter.store.outages == 1

@@ -8,9 +8,9 @@ import logging
 import numpy as np
 import pytest
 
-from mlinfer.core.dataplane import CACHE_HIT_PARAMETER
 from mlinfer.core.errors import ModelNotFoundError
 from mlinfer.core.types import InferRequest, InferResponse, Tensor
+from mlinfer.dataplane import CACHE_HIT_PARAMETER
 from mlinfer.transport.access_log import AccessLog, StatusNames
 
 STATUSES = StatusNames(

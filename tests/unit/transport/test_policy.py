@@ -7,8 +7,8 @@ from prometheus_client import CollectorRegistry
 
 from mlinfer.auth import (
     ApiKeySpec,
-    AuthConfig,
     Authenticator,
+    AuthSettings,
     PermissionDeniedError,
     UnauthenticatedError,
     hash_api_key,
@@ -16,9 +16,10 @@ from mlinfer.auth import (
 )
 from mlinfer.auth.guard import AccessGuard
 from mlinfer.auth.identity import Scope
-from mlinfer.core.settings import Settings
 from mlinfer.observability.metrics import GatewayMetrics
 from mlinfer.ratelimit.limiter import RateLimiter
+from mlinfer.ratelimit.settings import RateLimitSettings
+from mlinfer.settings import settings_from_names
 from mlinfer.transport.policy import Caller, RequestPolicy
 
 KEY = new_api_key()
@@ -27,10 +28,9 @@ CAMERA = Caller(api_key=KEY, peer="10.0.0.7")
 
 def _guard() -> AccessGuard:
     spec = ApiKeySpec(name="camera-7", hash=hash_api_key(KEY), models=["detector"])
-    authenticator = Authenticator(AuthConfig(mode="required", api_keys=(spec,)))
-    return AccessGuard(
-        authenticator, RateLimiter.from_settings(Settings()), GatewayMetrics(CollectorRegistry())
-    )
+    authenticator = Authenticator(AuthSettings(mode="required", api_keys=(spec,)))
+    limiter = RateLimiter.from_settings(RateLimitSettings())
+    return AccessGuard(authenticator, limiter, GatewayMetrics(CollectorRegistry()))
 
 
 @pytest.mark.parametrize("open_health", [True, False])
@@ -62,7 +62,10 @@ async def test_authorize_checks_scope_and_model() -> None:
 
 async def test_from_settings_reads_the_open_flags() -> None:
     policy = RequestPolicy.from_settings(
-        _guard(), Settings(auth_open_health=False, auth_open_metrics=True)
+        _guard(),
+        settings_from_names(
+            {"auth_mode": "disabled", "auth_open_health": False, "auth_open_metrics": True}
+        ),
     )
     assert await policy.authorize_metrics(Caller()) is None
     with pytest.raises(UnauthenticatedError):

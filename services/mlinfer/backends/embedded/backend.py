@@ -12,8 +12,9 @@ from google.protobuf import json_format
 from opentelemetry import trace
 from tritonclient.grpc import model_config_pb2 as mc
 
-from mlinfer.backends.base import Backend, ModelMetricsSnapshot
+from mlinfer.backends.base import Backend
 from mlinfer.backends.embedded.model import LoadedVersion
+from mlinfer.backends.settings import EngineSettings
 from mlinfer.core.errors import (
     InvalidInputError,
     MLInferError,
@@ -25,7 +26,7 @@ from mlinfer.core.errors import (
 from mlinfer.core.model_config import check_supported
 from mlinfer.core.model_spec import ModelSpec, spec_from_config
 from mlinfer.core.repository import ModelRepository, ModelSource
-from mlinfer.core.settings import Settings
+from mlinfer.core.stats import ModelMetricsSnapshot
 from mlinfer.core.types import InferRequest, InferResponse, ModelIndexEntry
 
 log = logging.getLogger(__name__)
@@ -44,8 +45,15 @@ class _ModelEntry:
 class EmbeddedBackend(Backend):
     name = "embedded"
 
-    def __init__(self, settings: Settings, tracer: trace.Tracer | None = None) -> None:
+    def __init__(
+        self,
+        settings: EngineSettings,
+        tracer: trace.Tracer | None = None,
+        *,
+        drain_seconds: float = 10.0,
+    ) -> None:
         self._settings = settings
+        self._drain_seconds = drain_seconds  # how long stop and reloads wait for queues
         self._tracer = tracer
         self._repository = ModelRepository(settings.model_repository)
         self._models: dict[str, _ModelEntry] = {}
@@ -74,7 +82,7 @@ class EmbeddedBackend(Backend):
             self._poller.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._poller
-        grace = self._settings.shutdown_grace_seconds
+        grace = self._drain_seconds
         versions = [v for e in self._models.values() for v in e.serving.values()]
         for entry in self._models.values():
             entry.serving = {}
@@ -241,7 +249,7 @@ class EmbeddedBackend(Backend):
 
     def _retire(self, versions: Any) -> None:
         """Drain replaced or unloaded versions in the background: no request is dropped."""
-        grace = self._settings.shutdown_grace_seconds
+        grace = self._drain_seconds
         for loaded in versions:
             task = asyncio.create_task(loaded.stop(grace))
             self._retiring.add(task)

@@ -26,7 +26,7 @@ from tritonclient.grpc import model_config_pb2 as mc
 from tritonclient.grpc import service_pb2 as pb
 from tritonclient.utils import InferenceServerException
 
-from mlinfer.backends.base import Backend, ModelMetricsSnapshot
+from mlinfer.backends.base import Backend
 from mlinfer.backends.triton import convert
 from mlinfer.backends.triton.errors import TritonUnavailableError, from_triton, status_name
 from mlinfer.core.errors import (
@@ -35,7 +35,7 @@ from mlinfer.core.errors import (
     UnavailableError,
 )
 from mlinfer.core.model_spec import ModelSpec, spec_from_config
-from mlinfer.core.settings import Settings
+from mlinfer.core.stats import ModelMetricsSnapshot
 from mlinfer.core.types import InferRequest, InferResponse, ModelIndexEntry
 
 log = logging.getLogger(__name__)
@@ -57,15 +57,15 @@ class _Cached:
 
 
 class TritonBackend(Backend):
-    """Serves the models of the Triton at ``settings.triton_url`` (its gRPC ``host:port``)."""
+    """Serves the models of the Triton at ``url`` (its gRPC ``host:port``)."""
 
     name = "triton"
 
-    def __init__(self, settings: Settings) -> None:
-        if not settings.triton_url:
-            raise ValueError("TritonBackend needs settings.triton_url (Triton's gRPC host:port)")
-        self._settings = settings
-        self.url = settings.triton_url
+    def __init__(self, url: str, *, drain_seconds: float = 10.0) -> None:
+        if not url:
+            raise ValueError("TritonBackend needs Triton's gRPC host:port (MLINFER_TRITON_URL)")
+        self._drain_seconds = drain_seconds
+        self.url = url
         self._client: aiogrpcclient.InferenceServerClient | None = None
         self._closing: set[asyncio.Task[None]] = set()
         self._failing_since: float | None = None
@@ -113,7 +113,7 @@ class TritonBackend(Backend):
 
         async def close() -> None:
             with contextlib.suppress(Exception):
-                await client._channel.close(grace=self._settings.shutdown_grace_seconds)
+                await client._channel.close(grace=self._drain_seconds)
 
         task = asyncio.create_task(close())
         self._closing.add(task)

@@ -10,8 +10,8 @@ from google.protobuf.descriptor import FieldDescriptor
 from google.protobuf.message import Message
 from tritonclient.grpc import service_pb2 as pb
 
+from mlinfer.core.grpc_messages import output_array, parameters_to_dict
 from mlinfer.core.types import InferRequest, InferResponse, Tensor
-from mlinfer.grpc.converters import output_array, parameters_to_dict
 
 # Request parameters that travel as dedicated arguments (or are transport-only) rather than
 # as free-form parameters; tritonclient refuses some of them in ``parameters``.

@@ -10,7 +10,6 @@ import numpy as np
 import pytest
 
 from mlinfer.backends.embedded.backend import EmbeddedBackend
-from mlinfer.core.dataplane import DataPlane
 from mlinfer.core.errors import (
     InvalidInputError,
     ModelLoadError,
@@ -18,6 +17,7 @@ from mlinfer.core.errors import (
     OperationNotAllowedError,
 )
 from mlinfer.core.types import InferRequest, Tensor
+from mlinfer.dataplane import DataPlane
 from mlinfer.samples.models import simple_add_sub
 from mlinfer.samples.writer import write_model
 from tests.support.servers import settings_for
@@ -39,7 +39,8 @@ def _repo(tmp_path: Path) -> Path:
 
 
 async def _started(repo: Path, **overrides: object) -> tuple[EmbeddedBackend, DataPlane]:
-    backend = EmbeddedBackend(settings_for(repo, **overrides))
+    settings = settings_for(repo, **overrides)
+    backend = EmbeddedBackend(settings.engine, drain_seconds=settings.shutdown_grace_seconds)
     await backend.start()
     return backend, DataPlane(backend)
 

@@ -1,4 +1,7 @@
-"""Protobuf messages of ``inference.GRPCInferenceService`` <-> core types."""
+"""Open Inference Protocol gRPC messages (tritonclient's service_pb2) <-> mlinfer's core types.
+
+Shared by the gRPC transport (server side) and the Triton backend (client side).
+"""
 
 from __future__ import annotations
 
@@ -11,9 +14,9 @@ from tritonclient.grpc import service_pb2 as pb
 
 from mlinfer.core import datatypes
 from mlinfer.core.errors import InvalidInputError
+from mlinfer.core.parameters import classification, non_negative
 from mlinfer.core.tensors import tensor_from_bytes, tensor_from_list, tensor_to_bytes
 from mlinfer.core.types import InferRequest, InferResponse, ModelIndexEntry, RequestedOutput, Tensor
-from mlinfer.transport.parameters import classification, non_negative
 
 # Which InferTensorContents field carries each datatype (FP16 has none: raw only).
 CONTENTS_FIELD = {

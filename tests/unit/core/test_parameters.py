@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from mlinfer.core.errors import InvalidInputError
-from mlinfer.transport.parameters import classification, non_negative, priority_header
+from mlinfer.core.parameters import classification, non_negative, priority_header
 
 
 def test_non_negative() -> None:

@@ -8,7 +8,7 @@ backend, store in the cache. Each step is a span when tracing is on.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from typing import Any
 
 from opentelemetry import trace
@@ -16,10 +16,11 @@ from tritonclient.grpc import model_config_pb2 as mc
 
 import mlinfer
 from mlinfer.admission.controller import AdmissionController
-from mlinfer.backends.base import Backend, ModelMetricsSnapshot
+from mlinfer.backends.base import Backend
 from mlinfer.cache.response_cache import ResponseCache
 from mlinfer.core.errors import InvalidInputError
 from mlinfer.core.model_spec import ModelSpec
+from mlinfer.core.stats import ModelMetricsSnapshot
 from mlinfer.core.types import InferRequest, InferResponse, ModelIndexEntry
 from mlinfer.core.validation import validate_request
 from mlinfer.observability.tracing import inject_headers, record_span
@@ -44,13 +45,11 @@ class DataPlane:
         *,
         admission: AdmissionController | None = None,
         cache: ResponseCache | None = None,
-        cache_policy: Callable[[mc.ModelConfig], bool] | None = None,
         tracer: trace.Tracer | None = None,
     ) -> None:
         self.backend = backend
         self.admission = admission or AdmissionController(0, 0, 0.0)
         self._cache = cache
-        self._cache_policy = cache_policy or (lambda _config: False)
         self._tracer = tracer or trace.NoOpTracer()
 
     async def live(self) -> bool:
@@ -98,7 +97,7 @@ class DataPlane:
             spec, version = await self.backend.model_spec(request.model_name, request.model_version)
             batch_size = validate_request(spec, request)
             span.set_attribute("mlinfer.model_version", version)
-            use_cache = self._cache is not None and self._cache_policy(spec.config)
+            use_cache = self._cache is not None and spec.response_cache
             if use_cache:
                 cached = await self._lookup(request, version)
                 span.set_attribute("mlinfer.cache_hit", cached is not None)

@@ -1,0 +1,55 @@
+"""What the engines are told: :class:`EngineSettings` (embedded engine and model repository)
+and :class:`TritonSettings` (a Triton to front instead).
+
+The embedded engine's variables predate per-concern prefixes and keep their names
+(``MLINFER_MODEL_REPOSITORY``, ``MLINFER_INTRA_OP_THREADS``, ...): the prefix is ``MLINFER_``.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+ModelControlMode = Literal["none", "explicit", "poll"]
+
+
+class EngineSettings(BaseSettings):
+    """The model repository, how models are loaded, and how the embedded engine runs them."""
+
+    model_config = SettingsConfigDict(env_prefix="MLINFER_", extra="ignore", frozen=True)
+
+    model_repository: Path = Field(
+        Path("model_repository"), description="Triton-layout model repository."
+    )
+    model_control_mode: ModelControlMode = Field(
+        "explicit",
+        description="none: load all at start; explicit: load/unload API; poll: rescan repository.",
+    )
+    startup_models: list[str] = Field(
+        default_factory=lambda: ["*"],
+        description="Models loaded at start in explicit mode ('*' = every model).",
+    )
+    repository_poll_seconds: float = Field(15.0, description="Rescan period in poll mode.")
+    execution_providers: list[str] = Field(
+        default_factory=list,
+        description="ONNX Runtime providers for the embedded engine; empty = from instance_group.",
+    )
+    intra_op_threads: int = Field(0, description="ONNX Runtime intra-op threads (0 = ORT default).")
+    inline_execution_max_us: int = Field(
+        100,
+        description="Single-instance models whose batches take at most this long run on the "
+        "event loop instead of a worker thread (0 = always a thread).",
+    )
+
+
+class TritonSettings(BaseSettings):
+    """A Triton server to front (``MLINFER_TRITON_URL``); unset = the embedded engine."""
+
+    model_config = SettingsConfigDict(env_prefix="MLINFER_TRITON_", extra="ignore", frozen=True)
+
+    url: str | None = Field(
+        None, description="host:port of a Triton gRPC endpoint; set to front Triton."
+    )
