@@ -12,9 +12,9 @@ import mlinfer
 from mlinfer.auth.guard import AccessGuard
 from mlinfer.core.errors import MLInferError
 from mlinfer.dataplane import DataPlane
-from mlinfer.gateway import routes_image
 from mlinfer.gateway.errors import handle_mlinfer_error, handle_validation_error
 from mlinfer.gateway.middleware import GatewayMiddleware, LastResortMiddleware
+from mlinfer.gateway.routes_image import ImageRoutes
 from mlinfer.gateway.routes_simple import SimpleRoutes
 from mlinfer.gateway.routes_v2 import V2Routes
 from mlinfer.observability.metrics import GatewayMetrics
@@ -50,6 +50,6 @@ def create_app(
     app.add_exception_handler(MLInferError, handle_mlinfer_error)
     app.add_exception_handler(RequestValidationError, handle_validation_error)
     app.include_router(V2Routes(dataplane, settings, tracer, policy).router())
-    app.include_router(routes_image.build_router(dataplane, settings, policy))
+    app.include_router(ImageRoutes(dataplane, settings, policy).router())
     app.include_router(SimpleRoutes(dataplane, registry, policy).router())
     return app
