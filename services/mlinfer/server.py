@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
-from collections.abc import Callable
+import signal
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
 import uvicorn
@@ -69,6 +71,18 @@ def make_guard(settings: Settings, metrics: GatewayMetrics) -> AccessGuard:
     return AccessGuard(Authenticator(settings.auth), limiter, metrics)
 
 
+class _UvicornServer(uvicorn.Server):
+    """uvicorn without its own signal handling: the process owns SIGTERM and SIGINT.
+
+    uvicorn's handlers re-raise the signal once its server has stopped, which kills the
+    process before the gRPC server, the backend drain and the span flush have run.
+    """
+
+    @contextlib.contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        yield
+
+
 @dataclass(frozen=True)
 class Endpoints:
     http: str  # host:port
@@ -108,6 +122,7 @@ class Server:
         self._uvicorn: uvicorn.Server | None = None
         self._uvicorn_task: asyncio.Task[None] | None = None
         self._grpc_server: object | None = None
+        self._stop_requested = asyncio.Event()
         self.endpoints = Endpoints("", None)
 
     async def start(self) -> Endpoints:
@@ -138,7 +153,7 @@ class Server:
             ssl_certfile=self.settings.tls.cert_file,
             ssl_keyfile=self.settings.tls.key_file,
         )
-        self._uvicorn = uvicorn.Server(config)
+        self._uvicorn = _UvicornServer(config)
         self._uvicorn_task = asyncio.create_task(self._uvicorn.serve(), name="rest")
         while not self._uvicorn.started:
             if self._uvicorn_task.done():
@@ -155,29 +170,47 @@ class Server:
         self._grpc_server = server
         return await server.start()
 
+    def stop_on_signals(self) -> None:
+        """SIGTERM (systemd, Kubernetes) and SIGINT ask for the same graceful stop."""
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(sig, self.request_stop)
+
     async def wait(self) -> None:
-        """Until a signal asks the REST server to exit (or, gRPC only, until cancelled)."""
+        """Until :meth:`request_stop` (a signal) or the REST server exits on its own."""
+        waiters: list[asyncio.Future[object]] = [
+            asyncio.ensure_future(self._stop_requested.wait())
+        ]
         if self._uvicorn_task is not None:
-            await self._uvicorn_task
-        else:
-            await asyncio.Event().wait()
+            waiters.append(asyncio.ensure_future(asyncio.shield(self._uvicorn_task)))
+        try:
+            await asyncio.wait(waiters, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            for waiter in waiters:
+                waiter.cancel()
 
     def request_stop(self) -> None:
-        if self._uvicorn is not None:
-            self._uvicorn.should_exit = True
+        self._stop_requested.set()
 
     async def stop(self) -> None:
-        if self._grpc_server is not None:
-            from mlinfer.grpc.server import GrpcServer
-
-            assert isinstance(self._grpc_server, GrpcServer)
-            await self._grpc_server.stop()
-        if self._uvicorn is not None and self._uvicorn_task is not None:
-            self._uvicorn.should_exit = True
-            await self._uvicorn_task
+        """Stop taking work, let in-flight requests finish (within the grace period) on both
+        transports at once, drain the backend, then flush spans."""
+        await asyncio.gather(self._stop_grpc(), self._stop_rest())
         await self.backend.stop()
         await self.guard.close()
         if self.cache is not None:
             await self.cache.close()
         if self.tracer_provider is not None:
             self.tracer_provider.shutdown()  # type: ignore[no-untyped-call]
+
+    async def _stop_grpc(self) -> None:
+        if self._grpc_server is not None:
+            from mlinfer.grpc.server import GrpcServer
+
+            assert isinstance(self._grpc_server, GrpcServer)
+            await self._grpc_server.stop()
+
+    async def _stop_rest(self) -> None:
+        if self._uvicorn is not None and self._uvicorn_task is not None:
+            self._uvicorn.should_exit = True
+            await self._uvicorn_task

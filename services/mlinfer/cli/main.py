@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from mlinfer.core.errors import MLInferError
-from mlinfer.observability.logs import configure_logging
+from mlinfer.observability.logs import configure_logging, print_banner
 from mlinfer.settings import Settings, settings_from_names
 
 
@@ -141,6 +141,7 @@ async def _serve(settings: Settings, *, rest: bool, grpc: bool) -> int:
     except ValueError as exc:
         print(f"mlinfer: invalid configuration: {exc}", file=sys.stderr)
         return 2
+    server.stop_on_signals()
     endpoints = await server.start()
     lines = [f"mlinfer ready ({server.backend.name} engine, {await _ready_summary(server)})"]
     if endpoints.http:
@@ -150,7 +151,9 @@ async def _serve(settings: Settings, *, rest: bool, grpc: bool) -> int:
         ]
     if endpoints.grpc:
         lines.append(f"  gRPC     {endpoints.grpc}")
-    print("\n".join(lines), flush=True)
+    print_banner(
+        lines, settings.log_format, rest=endpoints.http, grpc=endpoints.grpc or None
+    )
     try:
         await server.wait()
     except asyncio.CancelledError:

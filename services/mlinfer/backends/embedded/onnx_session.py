@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -13,6 +14,8 @@ from tritonclient.grpc import model_config_pb2 as mc
 from mlinfer.core import datatypes
 from mlinfer.core.errors import ModelLoadError
 from mlinfer.core.model_config import parameter
+
+log = logging.getLogger("mlinfer.onnxruntime")
 
 _ORT_TYPES = {
     "tensor(bool)": "BOOL",
@@ -103,10 +106,21 @@ def _providers_for(
     return list(default_providers) or ["CPUExecutionProvider"]
 
 
+def ort_log_severity() -> int:
+    """ONNX Runtime's own logger writes plain text to stderr (a coloured line for every
+    input it rejects, which any client can trigger); it has no hook into Python logging. Its
+    failures reach us as exceptions, which our logs and error responses carry, so it speaks
+    only when ``mlinfer.onnxruntime`` is at DEBUG (then 1 = info) and is otherwise limited to
+    fatal errors (4)."""
+    return 1 if log.isEnabledFor(logging.DEBUG) else 4
+
+
 def create_session(
     model_path: Path, config: mc.ModelConfig, placement: InstancePlacement, intra_op_threads: int
 ) -> ort.InferenceSession:
     options = ort.SessionOptions()
+    options.log_severity_level = ort_log_severity()
+    ort.set_default_logger_severity(ort_log_severity())  # the process-wide logger as well
     threads = int(parameter(config, "intra_op_thread_count", str(intra_op_threads)) or 0)
     options.intra_op_num_threads = threads
     options.inter_op_num_threads = int(parameter(config, "inter_op_thread_count", "0") or 0)

@@ -1,0 +1,169 @@
+"""A stop under load, as systemd and Kubernetes do it (SIGTERM) or a terminal does (SIGINT):
+in-flight requests finish, spans are flushed, the process exits 0."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import threading
+from collections.abc import Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+import httpx
+import numpy as np
+import pytest
+import tritonclient.grpc as grpcclient
+from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
+
+from mlinfer.samples.writer import write_model
+from tests.support.ports import free_port
+from tests.support.servers import cli_command, wait_until
+from tests.support.slow_model import slow_model
+
+IN_FLIGHT = 6
+
+
+class _OtlpReceiver:
+    """An OTLP/HTTP trace endpoint that decodes every export and keeps the span names."""
+
+    def __init__(self) -> None:
+        self.span_names: list[str] = []
+        receiver = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                body = self.rfile.read(int(self.headers["Content-Length"]))
+                request = ExportTraceServiceRequest.FromString(body)
+                for resource in request.resource_spans:
+                    for scope in resource.scope_spans:
+                        receiver.span_names.extend(s.name for s in scope.spans)
+                self.send_response(200)
+                self.send_header("Content-Type", "application/x-protobuf")
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+
+            def log_message(self, *args: object) -> None:
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/v1/traces"
+        self._thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self._thread.start()
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+@pytest.fixture
+def otlp() -> Iterator[_OtlpReceiver]:
+    receiver = _OtlpReceiver()
+    yield receiver
+    receiver.close()
+
+
+@pytest.fixture(scope="module")
+def slow_repository(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    repo = tmp_path_factory.mktemp("slow-repo")
+    write_model(slow_model(iterations=100_000), repo)
+    return repo
+
+
+def _start(command: str, repo: Path, otlp_url: str) -> tuple[subprocess.Popen[str], int, int]:
+    http_port, grpc_port = free_port(), free_port()
+    proc = subprocess.Popen(
+        cli_command(
+            command,
+            "--host", "127.0.0.1",
+            "--http-port", str(http_port),
+            "--grpc-port", str(grpc_port),
+            "--model-repository", str(repo),
+        ),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        env={
+            **os.environ,
+            "MLINFER_LOG_LEVEL": "WARNING",
+            "MLINFER_AUTH_MODE": "disabled",
+            "MLINFER_OTEL_EXPORTER": "otlp-http",
+            "MLINFER_OTEL_ENDPOINT": otlp_url,
+            "MLINFER_SHUTDOWN_GRACE_SECONDS": "60",
+        },
+    )
+    return proc, http_port, grpc_port
+
+
+def _pending(metrics_url: str) -> float:
+    try:
+        text = httpx.get(metrics_url, timeout=5).text
+    except httpx.HTTPError:
+        return 0.0
+    return sum(
+        float(line.rsplit(" ", 1)[1])
+        for line in text.splitlines()
+        if line.startswith('nv_inference_pending_request_count{model="slow"')
+    )
+
+
+def _rest_infer(port: int) -> int:
+    body = {"inputs": [{"name": "INPUT0", "datatype": "FP32", "shape": [1, 4], "data": [1] * 4}]}
+    url = f"http://127.0.0.1:{port}/v2/models/slow/infer"
+    return httpx.post(url, json=body, timeout=120).status_code
+
+
+def _grpc_infer(port: int) -> int:
+    with grpcclient.InferenceServerClient(f"127.0.0.1:{port}") as client:
+        tensor = grpcclient.InferInput("INPUT0", [1, 4], "FP32")
+        tensor.set_data_from_numpy(np.ones((1, 4), np.float32))
+        result = client.infer("slow", [tensor], client_timeout=120)
+        return 200 if result.as_numpy("OUTPUT0") is not None else 500
+
+
+def _ready(port: int) -> bool:
+    try:
+        return httpx.get(f"http://127.0.0.1:{port}/v2/health/ready", timeout=2).status_code == 200
+    except httpx.HTTPError:
+        return False
+
+
+@pytest.mark.parametrize(
+    ("command", "transport", "sig"),
+    [
+        ("serve", "rest", signal.SIGTERM),
+        ("serve", "grpc", signal.SIGTERM),
+        ("gateway", "rest", signal.SIGTERM),
+        ("serve", "rest", signal.SIGINT),
+    ],
+)
+def test_stop_finishes_in_flight_requests_flushes_spans_and_exits_0(
+    command: str,
+    transport: str,
+    sig: signal.Signals,
+    slow_repository: Path,
+    otlp: _OtlpReceiver,
+) -> None:
+    proc, http_port, grpc_port = _start(command, slow_repository, otlp.url)
+    try:
+        wait_until(lambda: proc.poll() is not None or _ready(http_port), "server ready")
+        assert proc.poll() is None, proc.communicate()[0]
+        infer = _rest_infer if transport == "rest" else _grpc_infer
+        port = http_port if transport == "rest" else grpc_port
+        with ThreadPoolExecutor(IN_FLIGHT) as pool:
+            futures: list[Future[int]] = [pool.submit(infer, port) for _ in range(IN_FLIGHT)]
+            # The slow model runs one request at a time: the rest wait in its queue.
+            metrics = f"http://127.0.0.1:{http_port}/metrics"
+            wait_until(lambda: _pending(metrics) >= IN_FLIGHT, "requests in flight")
+            proc.send_signal(sig)
+            statuses = [f.result() for f in futures]
+        output, _ = proc.communicate(timeout=120)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.communicate()
+    assert statuses == [200] * IN_FLIGHT, output
+    assert proc.returncode == 0, output
+    assert otlp.span_names.count("mlinfer.infer") == IN_FLIGHT, otlp.span_names
