@@ -6,7 +6,7 @@ import asyncio
 import contextlib
 import logging
 import signal
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
 import uvicorn
@@ -99,6 +99,7 @@ class Server:
         rest: bool = True,
         grpc: bool = False,
         tracer_provider: TracerProvider | None = None,
+        backend_factory: Callable[[Settings, trace.Tracer], Backend] = make_backend,
     ) -> None:
         self.settings = settings
         self.registry = CollectorRegistry()
@@ -107,7 +108,7 @@ class Server:
         self.metrics = GatewayMetrics(self.registry)
         self.tracer_provider = tracer_provider or create_tracer_provider(settings.tracing)
         self.tracer = tracer = get_tracer(self.tracer_provider)
-        self.backend = make_backend(settings, tracer)
+        self.backend = backend_factory(settings, tracer)
         self.cache = create_response_cache(settings.cache, _CacheMetrics(self.metrics))
         self.guard = make_guard(settings, self.metrics)
         self.dataplane = DataPlane(

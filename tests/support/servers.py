@@ -13,6 +13,7 @@ from typing import Any
 
 import httpx
 
+from mlinfer.backends.base import Backend
 from mlinfer.server import Server
 from mlinfer.settings import Settings, settings_from_names
 
@@ -27,9 +28,11 @@ class ServerThread:
         rest: bool = True,
         grpc: bool = False,
         tracer_provider: Any = None,
+        backend_factory: Callable[[Settings, Any], Backend] | None = None,
     ) -> None:
         self.settings = settings
         self._tracer_provider = tracer_provider
+        self._backend_factory = backend_factory
         self._rest, self._grpc = rest, grpc
         self._ready = threading.Event()
         self._error: BaseException | None = None
@@ -47,11 +50,15 @@ class ServerThread:
         self._loop = asyncio.get_running_loop()
         self._stop = asyncio.Event()
         try:
+            extra = (
+                {} if self._backend_factory is None else {"backend_factory": self._backend_factory}
+            )
             self.server = Server(
                 self.settings,
                 rest=self._rest,
                 grpc=self._grpc,
                 tracer_provider=self._tracer_provider,
+                **extra,
             )
             endpoints = await self.server.start()
             self.http, self.grpc = endpoints.http, endpoints.grpc or ""

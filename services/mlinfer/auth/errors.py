@@ -1,10 +1,11 @@
 """Authentication (401) and authorization (403) errors.
 
 Both carry the value of the ``WWW-Authenticate`` header that REST sends with them
-(RFC 6750 section 3), so the REST adapter only copies ``exc.www_authenticate`` into the
-response and gRPC can ignore it. Messages name the problem ("token expired", "missing
-scope 'infer' for model 'x'") and never echo a secret; anything a client sent that ends
-up in a message is shortened and stripped to characters RFC 6750 allows in a quoted value.
+(RFC 6750 section 3) in the ``www_authenticate`` that every :class:`MLInferError` declares,
+so REST sends it from ``exc.headers()`` and gRPC can ignore it. Messages name the problem
+("token expired", "missing scope 'infer' for model 'x'") and never echo a secret; anything a
+client sent that ends up in a message is shortened and stripped to characters RFC 6750
+allows in a quoted value.
 """
 
 from __future__ import annotations
@@ -57,9 +58,8 @@ class UnauthenticatedError(MLInferError):
     status = StatusCode.UNAUTHENTICATED
 
     def __init__(self, message: str, *, error: str | None = "invalid_token") -> None:
-        super().__init__(message)
+        super().__init__(message, www_authenticate=bearer_challenge(error, message))
         self.error = error
-        self.www_authenticate = bearer_challenge(error, message)
 
 
 class PermissionDeniedError(MLInferError):
@@ -71,9 +71,8 @@ class PermissionDeniedError(MLInferError):
     status = StatusCode.PERMISSION_DENIED
 
     def __init__(self, message: str, *, scope: str | None = None) -> None:
-        super().__init__(message)
-        self.scope = scope
         challenge = bearer_challenge("insufficient_scope", message)
         if scope is not None:
             challenge += f', scope="{quote_safe(scope)}"'
-        self.www_authenticate = challenge
+        super().__init__(message, www_authenticate=challenge)
+        self.scope = scope

@@ -8,6 +8,7 @@ Messages follow Triton's wording where Triton has one, so clients see the same t
 from __future__ import annotations
 
 import enum
+import math
 
 
 class StatusCode(enum.Enum):
@@ -28,17 +29,45 @@ class StatusCode(enum.Enum):
 
 
 class MLInferError(Exception):
-    """Base of every error a client can be shown."""
+    """Base of every error a client can be shown.
+
+    Besides its status an error may carry the headers that go with it: ``Retry-After``
+    (overload, rate limits: when to come back) and ``WWW-Authenticate`` (401/403: the
+    challenge, RFC 6750). Transports send them from :meth:`headers`, never by probing.
+    """
 
     status = StatusCode.INTERNAL
 
-    def __init__(self, message: str, *, retry_after_s: float | None = None) -> None:
+    def __init__(
+        self,
+        message: str,
+        *,
+        retry_after_s: float | None = None,
+        www_authenticate: str | None = None,
+    ) -> None:
         super().__init__(message)
         self.message = message
         self.retry_after_s = retry_after_s
+        self.www_authenticate = www_authenticate
 
     def __str__(self) -> str:
         return self.message
+
+    @property
+    def retry_after(self) -> str | None:
+        """``Retry-After`` in whole seconds, at least 1 (clients treat 0 as "now")."""
+        if self.retry_after_s is None:
+            return None
+        return str(max(1, math.ceil(self.retry_after_s)))
+
+    def headers(self) -> dict[str, str]:
+        """The response headers this error carries (HTTP names; gRPC lower-cases them)."""
+        headers: dict[str, str] = {}
+        if self.retry_after is not None:
+            headers["Retry-After"] = self.retry_after
+        if self.www_authenticate:
+            headers["WWW-Authenticate"] = self.www_authenticate
+        return headers
 
 
 class InvalidInputError(MLInferError):

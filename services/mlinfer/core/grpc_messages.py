@@ -14,6 +14,7 @@ from tritonclient.grpc import service_pb2 as pb
 
 from mlinfer.core import datatypes
 from mlinfer.core.errors import InvalidInputError
+from mlinfer.core.parameters import classification, non_negative
 from mlinfer.core.tensors import tensor_from_bytes, tensor_from_list, tensor_to_bytes
 from mlinfer.core.types import InferRequest, InferResponse, ModelIndexEntry, RequestedOutput, Tensor
 
@@ -62,13 +63,12 @@ def request_from_proto(message: pb.ModelInferRequest) -> InferRequest:
     ]
     outputs = None
     if message.outputs:
-        outputs = []
-        for out in message.outputs:
-            params = parameters_to_dict(out.parameters)
-            count = params.get("classification", 0)
-            if not isinstance(count, int) or isinstance(count, bool):
-                raise InvalidInputError(f"output '{out.name}': classification must be an integer")
-            outputs.append(RequestedOutput(out.name, True, count))
+        outputs = [
+            RequestedOutput(
+                out.name, True, classification(parameters_to_dict(out.parameters), out.name)
+            )
+            for out in message.outputs
+        ]
     parameters = parameters_to_dict(message.parameters)
     return InferRequest(
         model_name=message.model_name,
@@ -77,16 +77,9 @@ def request_from_proto(message: pb.ModelInferRequest) -> InferRequest:
         inputs=inputs,
         outputs=outputs,
         parameters=parameters,
-        priority=_non_negative(parameters, "priority"),
-        timeout_us=_non_negative(parameters, "timeout"),
+        priority=non_negative(parameters, "priority"),
+        timeout_us=non_negative(parameters, "timeout"),
     )
-
-
-def _non_negative(parameters: dict[str, Any], key: str) -> int:
-    value = parameters.get(key, 0)
-    if not isinstance(value, int) or isinstance(value, bool) or value < 0:
-        raise InvalidInputError(f"parameter '{key}' must be a non-negative integer")
-    return value
 
 
 def _input_from_proto(tensor: pb.ModelInferRequest.InferInputTensor, raw: bytes | None) -> Tensor:

@@ -12,11 +12,14 @@ import mlinfer
 from mlinfer.auth.guard import AccessGuard
 from mlinfer.core.errors import MLInferError
 from mlinfer.dataplane import DataPlane
-from mlinfer.gateway import routes_image, routes_simple, routes_v2
 from mlinfer.gateway.errors import handle_mlinfer_error, handle_validation_error
-from mlinfer.gateway.middleware import GatewayMiddleware
+from mlinfer.gateway.middleware import GatewayMiddleware, LastResortMiddleware
+from mlinfer.gateway.routes_image import ImageRoutes
+from mlinfer.gateway.routes_simple import SimpleRoutes
+from mlinfer.gateway.routes_v2 import V2Routes
 from mlinfer.observability.metrics import GatewayMetrics
 from mlinfer.settings import Settings
+from mlinfer.transport.policy import RequestPolicy
 
 
 def create_app(
@@ -33,6 +36,8 @@ def create_app(
         "REST API with the binary tensor data and classification extensions.",
         version=mlinfer.__version__,
     )
+    policy = RequestPolicy.from_settings(guard, settings)
+    app.add_middleware(LastResortMiddleware)  # added first: innermost
     if settings.cors_allow_origins:
         app.add_middleware(
             CORSMiddleware,
@@ -44,7 +49,7 @@ def create_app(
     app.add_middleware(GatewayMiddleware, metrics=metrics)
     app.add_exception_handler(MLInferError, handle_mlinfer_error)
     app.add_exception_handler(RequestValidationError, handle_validation_error)
-    app.include_router(routes_v2.build_router(dataplane, settings, tracer, guard))
-    app.include_router(routes_image.build_router(dataplane, settings, guard))
-    app.include_router(routes_simple.build_router(dataplane, registry, settings, guard))
+    app.include_router(V2Routes(dataplane, settings, tracer, policy).router())
+    app.include_router(ImageRoutes(dataplane, settings, policy).router())
+    app.include_router(SimpleRoutes(dataplane, registry, policy).router())
     return app

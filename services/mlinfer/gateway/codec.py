@@ -7,6 +7,7 @@ from typing import Any
 import orjson
 
 from mlinfer.core.errors import InvalidInputError
+from mlinfer.core.parameters import classification, non_negative
 from mlinfer.core.tensors import (
     tensor_from_bytes,
     tensor_from_list,
@@ -69,8 +70,8 @@ def decode_infer_request(
         inputs=inputs,
         outputs=outputs,
         parameters=parameters,
-        priority=_int_param(parameters, "priority"),
-        timeout_us=_int_param(parameters, "timeout"),
+        priority=non_negative(parameters, "priority"),
+        timeout_us=non_negative(parameters, "timeout"),
     )
 
 
@@ -120,23 +121,13 @@ def _decode_outputs(raw: Any, parameters: dict[str, Any]) -> list[RequestedOutpu
             raise InvalidInputError("every requested output needs a string 'name'")
         params = _object(item.get("parameters", {}), f"parameters of output '{name}'")
         binary = params.get("binary_data", default_binary)
-        count = params.get("classification", 0)
-        if not isinstance(count, int) or isinstance(count, bool):
-            raise InvalidInputError(f"output '{name}': classification must be an integer")
-        outputs.append(RequestedOutput(name, bool(binary), count))
+        outputs.append(RequestedOutput(name, bool(binary), classification(params, name)))
     return outputs
 
 
 def _object(value: Any, what: str) -> dict[str, Any]:
     if not isinstance(value, dict):
         raise InvalidInputError(f"{what} must be a JSON object")
-    return value
-
-
-def _int_param(parameters: dict[str, Any], key: str) -> int:
-    value = parameters.get(key, 0)
-    if not isinstance(value, int) or isinstance(value, bool) or value < 0:
-        raise InvalidInputError(f"parameter '{key}' must be a non-negative integer")
     return value
 
 

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import math
-
 from fastapi import Request
 from fastapi.exceptions import RequestValidationError
 from starlette.responses import Response
@@ -13,13 +11,7 @@ from mlinfer.gateway.responses import json_response
 
 
 def error_response(exc: MLInferError) -> Response:
-    headers = {}
-    if exc.retry_after_s is not None:
-        headers["Retry-After"] = str(max(1, math.ceil(exc.retry_after_s)))
-    challenge = getattr(exc, "www_authenticate", None)  # 401/403 from mlinfer.auth
-    if challenge:
-        headers["WWW-Authenticate"] = challenge
-    return json_response({"error": exc.message}, exc.status.value, headers)
+    return json_response({"error": exc.message}, exc.status.value, exc.headers())
 
 
 async def handle_mlinfer_error(_: Request, exc: Exception) -> Response:

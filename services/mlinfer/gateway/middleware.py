@@ -1,13 +1,16 @@
-"""Pure ASGI middleware (no per-request task or body copy): metrics and security headers."""
+"""Pure ASGI middleware (no per-request task or body copy): metrics, security headers and
+the last-resort error response."""
 
 from __future__ import annotations
 
 import time
 from typing import Any
 
+import orjson
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from mlinfer.observability.metrics import GatewayMetrics
+from mlinfer.transport.failures import report_unexpected
 
 SECURITY_HEADERS = (
     (b"x-content-type-options", b"nosniff"),
@@ -46,3 +49,42 @@ class GatewayMiddleware:
             path = getattr(route, "path", None) or "unmatched"
             self.metrics.requests.labels("http", path, str(status)).inc()
             self.metrics.latency.labels("http", path).observe(time.perf_counter() - start)
+
+
+class LastResortMiddleware:
+    """An exception no handler mapped becomes Triton's ``{"error": ...}`` 500, logged with
+    its traceback, and the connection stays open (uvicorn closes a keep-alive connection
+    when an exception escapes the app). Innermost, so CORS and security headers apply."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = False
+
+        async def tracking_send(message: Message) -> None:
+            nonlocal started
+            started = started or message["type"] == "http.response.start"
+            await send(message)
+
+        try:
+            await self.app(scope, receive, tracking_send)
+        except Exception as exc:
+            if started:  # part of a response is out: nothing to do but drop the connection
+                raise
+            error = report_unexpected(exc, f"{scope.get('method', '')} {scope.get('path', '')}")
+            body = orjson.dumps({"error": error})
+            await send(
+                {
+                    "type": "http.response.start",
+                    "status": 500,
+                    "headers": [
+                        (b"content-type", b"application/json"),
+                        (b"content-length", str(len(body)).encode()),
+                    ],
+                }
+            )
+            await send({"type": "http.response.body", "body": body})

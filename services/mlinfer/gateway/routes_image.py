@@ -14,54 +14,65 @@ from starlette.datastructures import UploadFile
 from starlette.requests import Request
 from starlette.responses import Response
 
-from mlinfer.auth.guard import AccessGuard
 from mlinfer.auth.identity import Scope
 from mlinfer.core.errors import InvalidInputError, PayloadTooLargeError
 from mlinfer.core.model_spec import ModelSpec
 from mlinfer.dataplane import DataPlane
 from mlinfer.gateway.body import read_body
 from mlinfer.gateway.responses import json_response
-from mlinfer.gateway.security import authorize_http
+from mlinfer.gateway.security import caller
 from mlinfer.imaging.decode import DecodeLimits
 from mlinfer.imaging.pipeline import ImagePipeline
 from mlinfer.settings import Settings
+from mlinfer.transport.policy import RequestPolicy
 
 _UPLOAD_FIELDS = ("image", "file")
 
 
-def build_router(dataplane: DataPlane, settings: Settings, guard: AccessGuard) -> APIRouter:
-    router = APIRouter(tags=["Convenience API"])
-    limits = DecodeLimits(settings.image.max_bytes, settings.image.max_pixels)
+class ImageRoutes:
+    """``/infer/image``; :meth:`router` mounts it."""
 
-    def pipeline_for(spec: ModelSpec) -> ImagePipeline:
+    def __init__(self, dataplane: DataPlane, settings: Settings, policy: RequestPolicy) -> None:
+        self._dp = dataplane
+        self._policy = policy
+        self._max_bytes = settings.image.max_bytes
+        self._limits = DecodeLimits(settings.image.max_bytes, settings.image.max_pixels)
+
+    def router(self) -> APIRouter:
+        router = APIRouter(tags=["Convenience API"])
+        router.add_api_route(
+            "/infer/image",
+            self.infer_image,
+            methods=["POST"],
+            summary="Inference on an uploaded JPEG/PNG (multipart field 'image' or raw body)",
+        )
+        return router
+
+    def _pipeline(self, spec: ModelSpec) -> ImagePipeline:
         # Built once per loaded model version and dropped with it, not per request.
+        limits = self._limits
         return spec.derived("image_pipeline", lambda s: ImagePipeline.from_spec(s, limits))
 
-    @router.post(
-        "/infer/image",
-        summary="Inference on an uploaded JPEG/PNG (multipart field 'image' or raw body)",
-    )
     async def infer_image(
+        self,
         request: Request,
         model: str = Query(..., description="Model whose config declares image processing."),
         version: str = Query("", description="Model version; empty = newest ready."),
         top_k: int | None = Query(None, ge=1, description="Classification: labels to return."),
         priority: int = Query(0, ge=0, description="1 = highest; 0 = the model's default."),
     ) -> Response:
-        await authorize_http(guard, request, Scope.INFER, model)
-        data = await _image_bytes(request, settings.image.max_bytes)
-        spec = await dataplane.model_spec(model, version)
-        pipeline = pipeline_for(spec)
+        await self._policy.authorize(caller(request), Scope.INFER, model)
+        data = await _image_bytes(request, self._max_bytes)
+        spec = await self._dp.model_spec(model, version)
+        pipeline = self._pipeline(spec)
         start = time.perf_counter()
         prepared = await asyncio.to_thread(pipeline.prepare, data)
-        response = await dataplane.infer(
+        response = await self._dp.infer(
             pipeline.request(prepared, model_version=version, priority=priority)
         )
         result = pipeline.interpret(response, prepared, top_k=top_k)
         result["latency_ms"] = round((time.perf_counter() - start) * 1000, 3)
         return json_response(result)
-
-    return router
 
 
 async def _image_bytes(request: Request, limit: int) -> bytes:

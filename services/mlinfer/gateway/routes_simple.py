@@ -12,7 +12,6 @@ from pydantic import BaseModel, Field
 from starlette.requests import Request
 from starlette.responses import Response
 
-from mlinfer.auth.guard import AccessGuard
 from mlinfer.auth.identity import Scope
 from mlinfer.core.errors import InvalidInputError
 from mlinfer.core.tensors import tensor_from_list, tensor_to_list
@@ -20,8 +19,9 @@ from mlinfer.core.types import InferRequest, RequestedOutput
 from mlinfer.dataplane import DataPlane
 from mlinfer.exporter import triton_metrics
 from mlinfer.gateway.responses import json_response
-from mlinfer.gateway.security import authorize_http
-from mlinfer.settings import Settings
+from mlinfer.gateway.security import caller
+from mlinfer.transport.policy import RequestPolicy
+from mlinfer.transport.visibility import visible
 
 PROMETHEUS_CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 
@@ -38,17 +38,42 @@ class SimpleInferRequest(BaseModel):
     timeout_us: int = Field(0, ge=0, description="Queue timeout override in microseconds.")
 
 
-def build_router(
-    dataplane: DataPlane, registry: CollectorRegistry, settings: Settings, guard: AccessGuard
-) -> APIRouter:
-    router = APIRouter(tags=["Convenience API"])
+class SimpleRoutes:
+    """One method per convenience route; :meth:`router` mounts them."""
 
-    @router.get("/health", summary="Server and model health")
-    async def health(request: Request) -> Response:
-        if not settings.auth.open_health:
-            await authorize_http(guard, request, Scope.MODELS_READ)
-        live, ready = await dataplane.live(), await dataplane.ready()
-        rows = await dataplane.repository_index()
+    def __init__(
+        self, dataplane: DataPlane, registry: CollectorRegistry, policy: RequestPolicy
+    ) -> None:
+        self._dp = dataplane
+        self._registry = registry
+        self._policy = policy
+
+    def router(self) -> APIRouter:
+        router = APIRouter(tags=["Convenience API"])
+        router.add_api_route(
+            "/health", self.health, methods=["GET"], summary="Server and model health"
+        )
+        router.add_api_route(
+            "/models",
+            self.models,
+            methods=["GET"],
+            summary="Models with their versions, state and signature",
+        )
+        router.add_api_route(
+            "/infer", self.infer, methods=["POST"], summary="Inference with inputs as nested lists"
+        )
+        router.add_api_route(
+            "/metrics",
+            self.metrics,
+            methods=["GET"],
+            summary="Prometheus metrics (Triton's nv_* names)",
+        )
+        return router
+
+    async def health(self, request: Request) -> Response:
+        await self._policy.authorize_health(caller(request))
+        live, ready = await self._dp.live(), await self._dp.ready()
+        rows = await self._dp.repository_index()
         models = {
             f"{r.name}:{r.version}" if r.version else r.name: r.state or "UNLOADED" for r in rows
         }
@@ -57,18 +82,15 @@ def build_router(
             "status": status,
             "live": live,
             "ready": ready,
-            "backend": dataplane.backend.name,
+            "backend": self._dp.backend.name,
             "models": models,
         }
         return json_response(body, 200 if ready else 503)
 
-    @router.get("/models", summary="Models with their versions, state and signature")
-    async def models(request: Request) -> Response:
-        identity = await authorize_http(guard, request, Scope.MODELS_READ)
+    async def models(self, request: Request) -> Response:
+        identity = await self._policy.authorize(caller(request), Scope.MODELS_READ)
         out = []
-        rows = await dataplane.repository_index()
-        visible = set(identity.visible_models(r.name for r in rows))
-        for row in (r for r in rows if r.name in visible):
+        for row in visible(identity, await self._dp.repository_index(), lambda r: r.name):
             item: dict[str, Any] = {
                 "name": row.name,
                 "version": row.version,
@@ -77,14 +99,13 @@ def build_router(
             if row.reason:
                 item["reason"] = row.reason
             if row.state == "READY":
-                item.update(await dataplane.model_metadata(row.name, row.version))
+                item.update(await self._dp.model_metadata(row.name, row.version))
             out.append(item)
         return json_response(out)
 
-    @router.post("/infer", summary="Inference with inputs as nested lists")
-    async def infer(request: Request, body: SimpleInferRequest) -> Response:
-        await authorize_http(guard, request, Scope.INFER, body.model_name)
-        spec = await dataplane.model_spec(body.model_name, body.model_version)
+    async def infer(self, request: Request, body: SimpleInferRequest) -> Response:
+        await self._policy.authorize(caller(request), Scope.INFER, body.model_name)
+        spec = await self._dp.model_spec(body.model_name, body.model_version)
         tensors = []
         for name, value in body.inputs.items():
             tspec = spec.input(name)
@@ -103,7 +124,7 @@ def build_router(
             names = body.outputs or [o.name for o in spec.outputs]
             outputs = [RequestedOutput(n, False, body.top_k) for n in names]
         start = time.perf_counter()
-        response = await dataplane.infer(
+        response = await self._dp.infer(
             InferRequest(
                 model_name=body.model_name,
                 model_version=body.model_version,
@@ -130,13 +151,9 @@ def build_router(
             }
         )
 
-    @router.get("/metrics", summary="Prometheus metrics (Triton's nv_* names)")
-    async def metrics(request: Request) -> Response:
-        if not settings.auth.open_metrics:
-            await authorize_http(guard, request, Scope.MODELS_READ)
-        text = triton_metrics.render(await dataplane.metrics_snapshot())
+    async def metrics(self, request: Request) -> Response:
+        await self._policy.authorize_metrics(caller(request))
+        text = triton_metrics.render(await self._dp.metrics_snapshot())
         return Response(
-            text.encode() + generate_latest(registry), media_type=PROMETHEUS_CONTENT_TYPE
+            text.encode() + generate_latest(self._registry), media_type=PROMETHEUS_CONTENT_TYPE
         )
-
-    return router

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import logging
-import time
 from typing import Any
 
 from fastapi import APIRouter
@@ -11,11 +9,12 @@ from opentelemetry import trace
 from starlette.requests import Request
 from starlette.responses import Response
 
-from mlinfer.auth.guard import AccessGuard, audited
-from mlinfer.auth.identity import Identity, Scope
-from mlinfer.core.errors import InvalidInputError, MLInferError
+from mlinfer.auth.guard import audited
+from mlinfer.auth.identity import Scope
+from mlinfer.core.errors import InvalidInputError
 from mlinfer.core.model_config import config_to_json
-from mlinfer.core.types import InferRequest, InferResponse
+from mlinfer.core.parameters import priority_header
+from mlinfer.core.types import InferRequest
 from mlinfer.dataplane import CACHE_HIT_PARAMETER, DataPlane
 from mlinfer.gateway.body import read_body
 from mlinfer.gateway.codec import (
@@ -25,10 +24,14 @@ from mlinfer.gateway.codec import (
     parse_json,
 )
 from mlinfer.gateway.responses import json_response
-from mlinfer.gateway.security import authorize_http
-from mlinfer.observability.logs import ACCESS_LOGGER, log_request
+from mlinfer.gateway.security import caller
 from mlinfer.observability.tracing import server_span, trace_headers
 from mlinfer.settings import Settings
+from mlinfer.transport.access_log import AccessLog, StatusNames
+from mlinfer.transport.policy import RequestPolicy
+from mlinfer.transport.visibility import visible, visible_statistics
+
+HTTP_STATUSES = StatusNames(ok=200, internal=500, cancelled=500, error=lambda exc: exc.status.value)
 
 
 def _version(version: int | None) -> str:
@@ -47,158 +50,146 @@ def apply_priority_header(request: InferRequest, header: str | None) -> None:
     """``X-Priority`` maps to the ``priority`` parameter unless the body sets one."""
     if header is None or "priority" in request.parameters:
         return
-    if not header.strip().isdigit():
-        raise InvalidInputError(f"X-Priority header must be a non-negative integer, got '{header}'")
-    request.priority = int(header)
+    request.priority = priority_header(header)
 
 
-def build_router(
-    dataplane: DataPlane,
-    settings: Settings,
-    tracer: trace.Tracer,
-    guard: AccessGuard,
-) -> APIRouter:
-    router = APIRouter(prefix="/v2", tags=["Open Inference Protocol"])
-    limit = settings.max_request_bytes
-    access = logging.getLogger(ACCESS_LOGGER)
+class V2Routes:
+    """One method per ``/v2`` route; :meth:`router` mounts them."""
 
-    async def allow(request: Request, action: Scope, model: str | None = None) -> Identity:
-        return await authorize_http(guard, request, action, model)
+    def __init__(
+        self,
+        dataplane: DataPlane,
+        settings: Settings,
+        tracer: trace.Tracer,
+        policy: RequestPolicy,
+    ) -> None:
+        self._dp = dataplane
+        self._tracer = tracer
+        self._policy = policy
+        self._limit = settings.max_request_bytes
+        self._access = AccessLog.from_settings("http", HTTP_STATUSES, settings)
 
-    async def allow_health(request: Request) -> None:
-        if not settings.auth.open_health:
-            await allow(request, Scope.MODELS_READ)
+    def router(self) -> APIRouter:
+        router = APIRouter(prefix="/v2", tags=["Open Inference Protocol"])
+        m, v = "/models/{model}", "/models/{model}/versions/{version:int}"
+        get: list[tuple[str, Any, str]] = [
+            ("", self.server_metadata, "Server metadata"),
+            ("/health/live", self.health_live, "Server liveness"),
+            ("/health/ready", self.health_ready, "Server readiness"),
+            ("/models/stats", self.all_stats, "Statistics of every model"),
+            (m, self.model_metadata, "Model metadata"),
+            (v, self.model_metadata, "Model version metadata"),
+            (f"{m}/ready", self.model_ready, "Model readiness"),
+            (f"{v}/ready", self.model_ready, "Model version readiness"),
+            (f"{m}/config", self.model_config, "Model configuration"),
+            (f"{v}/config", self.model_config, "Model version configuration"),
+            (f"{m}/stats", self.model_stats, "Model statistics"),
+            (f"{v}/stats", self.model_stats, "Model version statistics"),
+        ]
+        post: list[tuple[str, Any, str]] = [
+            (f"{m}/infer", self.infer, "Inference (JSON or binary tensor data)"),
+            (f"{v}/infer", self.infer, "Inference on a version"),
+            ("/repository/index", self.repository_index, "Repository index"),
+            ("/repository/models/{model}/load", self.load, "Load or reload a model"),
+            ("/repository/models/{model}/unload", self.unload, "Unload a model"),
+        ]
+        for methods, table in ((["GET"], get), (["POST"], post)):
+            for path, endpoint, summary in table:
+                router.add_api_route(path, endpoint, methods=methods, summary=summary)
+        return router
 
-    @router.get("", summary="Server metadata")
-    async def server_metadata(request: Request) -> Response:
-        await allow_health(request)
-        return json_response(dataplane.metadata())
+    async def server_metadata(self, request: Request) -> Response:
+        await self._policy.authorize_health(caller(request))
+        return json_response(self._dp.metadata())
 
-    @router.get("/health/live", summary="Server liveness")
-    async def health_live(request: Request) -> Response:
-        await allow_health(request)
-        return _status(await dataplane.live(), "Server")
+    async def health_live(self, request: Request) -> Response:
+        await self._policy.authorize_health(caller(request))
+        return _status(await self._dp.live(), "Server")
 
-    @router.get("/health/ready", summary="Server readiness")
-    async def health_ready(request: Request) -> Response:
-        await allow_health(request)
-        return _status(await dataplane.ready(), "Server")
+    async def health_ready(self, request: Request) -> Response:
+        await self._policy.authorize_health(caller(request))
+        return _status(await self._dp.ready(), "Server")
 
-    @router.get("/models/stats", summary="Statistics of every model")
-    async def all_stats(request: Request) -> Response:
-        identity = await allow(request, Scope.MODELS_READ)
-        stats = await dataplane.statistics()
-        visible = set(identity.visible_models(s["name"] for s in stats["model_stats"]))
-        stats["model_stats"] = [s for s in stats["model_stats"] if s["name"] in visible]
-        return json_response(stats)
+    async def all_stats(self, request: Request) -> Response:
+        identity = await self._policy.authorize(caller(request), Scope.MODELS_READ)
+        return json_response(visible_statistics(identity, await self._dp.statistics()))
 
-    @router.get("/models/{model}", summary="Model metadata")
-    @router.get("/models/{model}/versions/{version:int}", summary="Model version metadata")
-    async def model_metadata(request: Request, model: str, version: int | None = None) -> Response:
-        await allow(request, Scope.MODELS_READ, model)
-        return json_response(await dataplane.model_metadata(model, _version(version)))
+    async def model_metadata(
+        self, request: Request, model: str, version: int | None = None
+    ) -> Response:
+        await self._policy.authorize(caller(request), Scope.MODELS_READ, model)
+        return json_response(await self._dp.model_metadata(model, _version(version)))
 
-    @router.get("/models/{model}/ready", summary="Model readiness")
-    @router.get("/models/{model}/versions/{version:int}/ready", summary="Model version readiness")
-    async def model_ready(request: Request, model: str, version: int | None = None) -> Response:
-        await allow(request, Scope.MODELS_READ, model)
-        return _status(await dataplane.model_ready(model, _version(version)), "Model version")
+    async def model_ready(
+        self, request: Request, model: str, version: int | None = None
+    ) -> Response:
+        await self._policy.authorize(caller(request), Scope.MODELS_READ, model)
+        return _status(await self._dp.model_ready(model, _version(version)), "Model version")
 
-    @router.get("/models/{model}/config", summary="Model configuration")
-    @router.get(
-        "/models/{model}/versions/{version:int}/config", summary="Model version configuration"
-    )
-    async def model_config(request: Request, model: str, version: int | None = None) -> Response:
-        await allow(request, Scope.MODELS_READ, model)
-        return json_response(config_to_json(await dataplane.model_config(model, _version(version))))
+    async def model_config(
+        self, request: Request, model: str, version: int | None = None
+    ) -> Response:
+        await self._policy.authorize(caller(request), Scope.MODELS_READ, model)
+        config = await self._dp.model_config(model, _version(version))
+        return json_response(config_to_json(config))
 
-    @router.get("/models/{model}/stats", summary="Model statistics")
-    @router.get("/models/{model}/versions/{version:int}/stats", summary="Model version statistics")
-    async def model_stats(request: Request, model: str, version: int | None = None) -> Response:
-        await allow(request, Scope.MODELS_READ, model)
-        return json_response(await dataplane.statistics(model, _version(version)))
+    async def model_stats(
+        self, request: Request, model: str, version: int | None = None
+    ) -> Response:
+        await self._policy.authorize(caller(request), Scope.MODELS_READ, model)
+        return json_response(await self._dp.statistics(model, _version(version)))
 
-    @router.post("/models/{model}/infer", summary="Inference (JSON or binary tensor data)")
-    @router.post("/models/{model}/versions/{version:int}/infer", summary="Inference on a version")
-    async def infer(request: Request, model: str, version: int | None = None) -> Response:
-        start = time.perf_counter()
-        infer_request: InferRequest | None = None
-        response: InferResponse | None = None
-        status = 500
-        try:
-            await allow(request, Scope.INFER, model)
-            body = await read_body(request, limit)
-            infer_request = decode_infer_request(
+    async def infer(self, request: Request, model: str, version: int | None = None) -> Response:
+        with self._access.entry(model, _version(version)) as entry:
+            identity = await self._policy.authorize(caller(request), Scope.INFER, model)
+            entry.identity = identity.subject
+            body = await read_body(request, self._limit)
+            entry.request = infer_request = decode_infer_request(
                 model, _version(version), body, request.headers.get(HEADER_LENGTH)
             )
             apply_priority_header(infer_request, request.headers.get("x-priority"))
             infer_request.trace_headers = trace_headers(request.headers)
-            with server_span(tracer, f"POST /v2/models/{model}/infer", request.headers, "http"):
-                response = await dataplane.infer(infer_request)
+            span = f"POST /v2/models/{model}/infer"
+            with server_span(self._tracer, span, request.headers, "http"):
+                entry.response = response = await self._dp.infer(infer_request)
             payload, header_length = encode_infer_response(response, infer_request)
             headers = {}
             if header_length is not None:
                 headers[HEADER_LENGTH] = str(header_length)
             if response.parameters.get(CACHE_HIT_PARAMETER):
                 headers["X-Cache"] = "HIT"
-            status = 200
             media = "application/json" if header_length is None else "application/octet-stream"
             return Response(payload, media_type=media, headers=headers)
-        except MLInferError as exc:
-            status = exc.status.value
-            raise
-        finally:
-            if settings.access_log:
-                log_request(
-                    access,
-                    protocol="http",
-                    request_id=infer_request.id if infer_request else None,
-                    model=model,
-                    version=response.model_version if response else _version(version) or None,
-                    status=status,
-                    latency_ms=round((time.perf_counter() - start) * 1000, 3),
-                    cache_hit=bool(response and response.parameters.get(CACHE_HIT_PARAMETER)),
-                    priority=infer_request.priority if infer_request else None,
-                    identity=getattr(request.state, "identity", None),
-                )
 
-    @router.post("/repository/index", summary="Repository index")
-    async def repository_index(request: Request) -> Response:
-        identity = await allow(request, Scope.MODELS_READ)
-        body = await read_body(request, limit)
+    async def repository_index(self, request: Request) -> Response:
+        identity = await self._policy.authorize(caller(request), Scope.MODELS_READ)
+        body = await read_body(request, self._limit)
         ready_only = False
         if body.strip():
             doc = parse_json(body)
             ready_only = bool(doc.get("ready", False)) if isinstance(doc, dict) else False
-        rows = await dataplane.repository_index(ready_only)
-        visible = set(identity.visible_models(r.name for r in rows))
-        return json_response(
-            [_index_row(r.name, r.version, r.state, r.reason) for r in rows if r.name in visible]
-        )
+        rows = visible(identity, await self._dp.repository_index(ready_only), lambda r: r.name)
+        return json_response([_index_row(r.name, r.version, r.state, r.reason) for r in rows])
 
-    @router.post("/repository/models/{model}/load", summary="Load or reload a model")
-    async def load(request: Request, model: str) -> Response:
-        identity = await allow(request, Scope.MODELS_ADMIN, model)
-        body = await read_body(request, limit)
+    async def load(self, request: Request, model: str) -> Response:
+        identity = await self._policy.authorize(caller(request), Scope.MODELS_ADMIN, model)
+        body = await read_body(request, self._limit)
         params: dict[str, Any] = {}
         if body.strip():
             doc = parse_json(body)
             params = doc.get("parameters", {}) if isinstance(doc, dict) else {}
             if not isinstance(params, dict):
                 raise InvalidInputError("'parameters' must be a JSON object")
-        async with audited(guard, identity, "load", model):
-            await dataplane.load_model(model, params)
+        async with audited(self._policy.guard, identity, "load", model):
+            await self._dp.load_model(model, params)
         return json_response({})
 
-    @router.post("/repository/models/{model}/unload", summary="Unload a model")
-    async def unload(request: Request, model: str) -> Response:
-        identity = await allow(request, Scope.MODELS_ADMIN, model)
-        await read_body(request, limit)
-        async with audited(guard, identity, "unload", model):
-            await dataplane.unload_model(model)
+    async def unload(self, request: Request, model: str) -> Response:
+        identity = await self._policy.authorize(caller(request), Scope.MODELS_ADMIN, model)
+        await read_body(request, self._limit)
+        async with audited(self._policy.guard, identity, "unload", model):
+            await self._dp.unload_model(model)
         return json_response({})
-
-    return router
 
 
 def _index_row(name: str, version: str, state: str, reason: str) -> dict[str, str]:

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import math
-
 import grpc
 
 from mlinfer.core.errors import MLInferError, StatusCode
@@ -29,6 +27,6 @@ def grpc_code(exc: MLInferError) -> grpc.StatusCode:
 
 
 def trailing_metadata(exc: MLInferError) -> tuple[tuple[str, str], ...]:
-    if exc.retry_after_s is None:
-        return ()
-    return (("retry-after", str(max(1, math.ceil(exc.retry_after_s)))),)
+    # Only Retry-After: gRPC clients have no use for an HTTP authentication challenge.
+    retry_after = exc.retry_after
+    return () if retry_after is None else (("retry-after", retry_after),)

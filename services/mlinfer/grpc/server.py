@@ -17,6 +17,7 @@ from mlinfer.grpc.interceptors import MetricsInterceptor
 from mlinfer.grpc.servicer import InferenceServicer
 from mlinfer.observability.metrics import GatewayMetrics
 from mlinfer.settings import Settings
+from mlinfer.transport.policy import RequestPolicy
 
 log = logging.getLogger(__name__)
 
@@ -33,7 +34,7 @@ class GrpcServer:
         guard: AccessGuard,
     ) -> None:
         self._tracer = tracer
-        self._guard = guard
+        self._policy = RequestPolicy.from_settings(guard, settings)
         self._dataplane = dataplane
         self._settings = settings
         self._metrics = metrics
@@ -57,7 +58,7 @@ class GrpcServer:
             options=self._options(), interceptors=[MetricsInterceptor(self._metrics)]
         )
         service_pb2_grpc.add_GRPCInferenceServiceServicer_to_server(
-            InferenceServicer(self._dataplane, self._settings, self._tracer, self._guard), server
+            InferenceServicer(self._dataplane, self._settings, self._tracer, self._policy), server
         )
         health_pb2_grpc.add_HealthServicer_to_server(self._health, server)
         reflection.enable_server_reflection(
