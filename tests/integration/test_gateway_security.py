@@ -143,7 +143,9 @@ def test_jwks_rotation(sample_repository: Path) -> None:
 def test_rate_limit_429_and_recovery(sample_repository: Path) -> None:
     settings = settings_for(
         sample_repository,
-        ratelimit_identity_rps=5,
+        # One token every 2 s: three requests on a loaded machine never span a refill
+        # (at 5/s they took ~200 ms, the refill interval, and the third was let through).
+        ratelimit_identity_rps=0.5,
         ratelimit_identity_burst=2,
         startup_models=["simple"],
     )
@@ -154,7 +156,7 @@ def test_rate_limit_429_and_recovery(sample_repository: Path) -> None:
         assert limited.status_code == 429
         assert int(limited.headers["retry-after"]) >= 1
         assert "rate limit" in limited.json()["error"]
-        # Tokens refill at 5/s: the client is served again once one is back.
+        # Tokens refill at 0.5/s: the client is served again once one is back.
         wait_until(lambda: _infer(srv, {}).status_code == 200, "rate limit recovery")
         metrics = httpx.get(f"http://{srv.http}/metrics").text
         assert "mlinfer_rate_limited_requests_total" in metrics
