@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from typing import Any
+
+from tritonclient.grpc import service_pb2 as pb
 
 from mlinfer.core.model_spec import ModelSpec
 from mlinfer.core.stats import ModelMetricsSnapshot
@@ -52,8 +53,8 @@ class Backend(ABC):
     async def unload_model(self, name: str) -> None: ...
 
     @abstractmethod
-    async def statistics(self, name: str = "", version: str = "") -> list[dict[str, Any]]:
-        """Triton-shaped ``model_stats`` entries."""
+    async def statistics(self, name: str = "", version: str = "") -> list[pb.ModelStatistics]:
+        """Triton's per model-version statistics messages."""
 
     @abstractmethod
     async def metrics_snapshot(self) -> list[ModelMetricsSnapshot]: ...

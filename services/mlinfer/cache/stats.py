@@ -19,6 +19,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from tritonclient.grpc import service_pb2 as pb
+
 
 class CacheObserver:
     """No-op base; override what you need. Called on the event loop thread; must not raise."""
@@ -47,12 +49,13 @@ class ModelCacheStats:
     too_large: int = 0  # responses not stored: over max_entry_bytes
     corrupt: int = 0  # entries that failed to decode (counted as misses too)
 
-    def as_triton(self) -> dict[str, dict[str, int]]:
-        """``cache_hit`` / ``cache_miss`` in the shape of Triton's inference_stats."""
-        return {
-            "cache_hit": {"count": self.hits, "ns": self.hit_ns},
-            "cache_miss": {"count": self.misses, "ns": self.miss_ns + self.insert_ns},
-        }
+    def hit_duration(self) -> pb.StatisticDuration:
+        """Triton's ``cache_hit``: hits and their lookup time."""
+        return pb.StatisticDuration(count=self.hits, ns=self.hit_ns)
+
+    def miss_duration(self) -> pb.StatisticDuration:
+        """Triton's ``cache_miss``: misses, their lookup time plus the time to insert."""
+        return pb.StatisticDuration(count=self.misses, ns=self.miss_ns + self.insert_ns)
 
 
 @dataclass

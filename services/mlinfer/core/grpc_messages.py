@@ -8,7 +8,6 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from google.protobuf import json_format
 from numpy.typing import NDArray
 from tritonclient.grpc import service_pb2 as pb
 
@@ -109,20 +108,6 @@ def response_to_proto(response: InferResponse) -> pb.ModelInferResponse:
         message.outputs.add(name=tensor.name, datatype=tensor.datatype, shape=tensor.shape)
         message.raw_output_contents.append(bytes(tensor_to_bytes(tensor)))
     return message
-
-
-def metadata_to_proto(meta: dict[str, Any]) -> pb.ModelMetadataResponse:
-    return pb.ModelMetadataResponse(
-        name=meta["name"],
-        versions=meta["versions"],
-        platform=meta["platform"],
-        inputs=[pb.ModelMetadataResponse.TensorMetadata(**t) for t in meta["inputs"]],
-        outputs=[pb.ModelMetadataResponse.TensorMetadata(**t) for t in meta["outputs"]],
-    )
-
-
-def statistics_to_proto(stats: dict[str, Any]) -> pb.ModelStatisticsResponse:
-    return json_format.ParseDict(stats, pb.ModelStatisticsResponse(), ignore_unknown_fields=True)
 
 
 def index_to_proto(rows: list[ModelIndexEntry]) -> pb.RepositoryIndexResponse:

@@ -1,5 +1,7 @@
-"""Per model-version statistics in Triton's shape; the source of /stats and of nv_* metrics.
+"""Per model-version statistics; the source of /stats and of nv_* metrics.
 
+Counted here, handed out as tritonclient's ``ModelStatistics`` message (the type Triton's
+own statistics API returns), rendered to JSON in one place (:mod:`mlinfer.core.proto_json`).
 Updated only from the event loop thread, so no locks are needed.
 """
 
@@ -8,7 +10,8 @@ from __future__ import annotations
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
+
+from tritonclient.grpc import service_pb2 as pb
 
 # Triton's reasons, in the order it exports them: REJECTED = refused by the queue policy
 # (full, timed out), CANCELED = the client went away, BACKEND = the model execution failed,
@@ -25,8 +28,8 @@ class Duration:
         self.count += count
         self.ns += ns
 
-    def as_dict(self) -> dict[str, int]:
-        return {"count": self.count, "ns": self.ns}
+    def to_proto(self) -> pb.StatisticDuration:
+        return pb.StatisticDuration(count=self.count, ns=self.ns)
 
 
 @dataclass
@@ -82,34 +85,33 @@ class ModelStats:
         batch.compute_infer.add(timing.infer_ns)
         batch.compute_output.add(timing.output_ns)
 
-    def as_dict(self) -> dict[str, Any]:
-        return {
-            "name": self.name,
-            "version": self.version,
-            "last_inference": self.last_inference_ms,
-            "inference_count": self.inference_count,
-            "execution_count": self.execution_count,
-            "inference_stats": {
-                "success": self.success.as_dict(),
-                "fail": self.fail.as_dict(),
-                "queue": self.queue.as_dict(),
-                "compute_input": self.compute_input.as_dict(),
-                "compute_infer": self.compute_infer.as_dict(),
-                "compute_output": self.compute_output.as_dict(),
-                "cache_hit": self.cache_hit.as_dict(),
-                "cache_miss": self.cache_miss.as_dict(),
-            },
-            "batch_stats": [
-                {
-                    "batch_size": size,
-                    "compute_input": b.compute_input.as_dict(),
-                    "compute_infer": b.compute_infer.as_dict(),
-                    "compute_output": b.compute_output.as_dict(),
-                }
+    def to_proto(self) -> pb.ModelStatistics:
+        return pb.ModelStatistics(
+            name=self.name,
+            version=self.version,
+            last_inference=self.last_inference_ms,
+            inference_count=self.inference_count,
+            execution_count=self.execution_count,
+            inference_stats=pb.InferStatistics(
+                success=self.success.to_proto(),
+                fail=self.fail.to_proto(),
+                queue=self.queue.to_proto(),
+                compute_input=self.compute_input.to_proto(),
+                compute_infer=self.compute_infer.to_proto(),
+                compute_output=self.compute_output.to_proto(),
+                cache_hit=self.cache_hit.to_proto(),
+                cache_miss=self.cache_miss.to_proto(),
+            ),
+            batch_stats=[
+                pb.InferBatchStatistics(
+                    batch_size=size,
+                    compute_input=b.compute_input.to_proto(),
+                    compute_infer=b.compute_infer.to_proto(),
+                    compute_output=b.compute_output.to_proto(),
+                )
                 for size, b in sorted(self.batches.items())
             ],
-            "memory_usage": [],
-        }
+        )
 
 
 @dataclass(frozen=True)
@@ -121,7 +123,7 @@ class ModelMetricsSnapshot:
     rendered from it, Triton exporting the rest.
     """
 
-    stats: dict[str, Any]
+    stats: pb.ModelStatistics
     pending: int
     engine: bool = True
     failures: Mapping[str, int] = field(default_factory=dict)  # by reason; empty = unknown

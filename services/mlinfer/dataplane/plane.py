@@ -14,13 +14,14 @@ from typing import Any
 
 from opentelemetry import trace
 from tritonclient.grpc import model_config_pb2 as mc
+from tritonclient.grpc import service_pb2 as pb
 
 import mlinfer
 from mlinfer.admission.controller import AdmissionController
 from mlinfer.backends.base import Backend
 from mlinfer.cache.response_cache import ResponseCache
 from mlinfer.core.errors import InvalidInputError
-from mlinfer.core.model_spec import ModelSpec
+from mlinfer.core.model_spec import ModelSpec, TensorSpec
 from mlinfer.core.stats import ModelMetricsSnapshot
 from mlinfer.core.types import InferRequest, InferResponse, ModelIndexEntry
 from mlinfer.core.validation import validate_request
@@ -69,22 +70,25 @@ class DataPlane:
         spec, _ = await self.backend.model_spec(name, version)
         return spec
 
-    async def model_metadata(self, name: str, version: str = "") -> dict[str, Any]:
+    async def model_metadata(self, name: str, version: str = "") -> pb.ModelMetadataResponse:
         spec, _ = await self.backend.model_spec(name, version)
         versions = [version] if version else await self.backend.model_versions(name)
-        return {
-            "name": spec.name,
-            "versions": versions,
-            "platform": spec.platform,
-            "inputs": [
-                {"name": t.name, "datatype": t.datatype, "shape": spec.full_shape(t)}
-                for t in spec.inputs
-            ],
-            "outputs": [
-                {"name": t.name, "datatype": t.datatype, "shape": spec.full_shape(t)}
-                for t in spec.outputs
-            ],
-        }
+
+        def tensors(specs: tuple[TensorSpec, ...]) -> list[pb.ModelMetadataResponse.TensorMetadata]:
+            return [
+                pb.ModelMetadataResponse.TensorMetadata(
+                    name=t.name, datatype=t.datatype, shape=spec.full_shape(t)
+                )
+                for t in specs
+            ]
+
+        return pb.ModelMetadataResponse(
+            name=spec.name,
+            versions=versions,
+            platform=spec.platform,
+            inputs=tensors(spec.inputs),
+            outputs=tensors(spec.outputs),
+        )
 
     async def model_config(self, name: str, version: str = "") -> mc.ModelConfig:
         spec, _ = await self.backend.model_spec(name, version)
@@ -138,9 +142,9 @@ class DataPlane:
     async def unload_model(self, name: str) -> None:
         await self.backend.unload_model(name)
 
-    async def statistics(self, name: str = "", version: str = "") -> dict[str, Any]:
+    async def statistics(self, name: str = "", version: str = "") -> pb.ModelStatisticsResponse:
         stats = await self.backend.statistics(name, version)
-        return {"model_stats": [self._with_cache_stats(s) for s in stats]}
+        return pb.ModelStatisticsResponse(model_stats=[self._with_cache_stats(s) for s in stats])
 
     async def metrics_snapshot(self) -> list[ModelMetricsSnapshot]:
         engine = [
@@ -151,32 +155,32 @@ class DataPlane:
             return engine
         # Versions the cache has seen that no engine snapshot covers (models a Triton
         # behind us serves): their cache counts only.
-        seen = {(s.stats["name"], str(s.stats["version"])) for s in engine}
+        seen = {(s.stats.name, s.stats.version) for s in engine}
         cache_only = [
             ModelMetricsSnapshot(
-                {"name": name, "version": version, "inference_stats": counts.as_triton()},
+                self._with_cache_stats(pb.ModelStatistics(name=name, version=version)),
                 0,
                 engine=False,
             )
-            for (name, version), counts in self._cache.stats.models.items()
+            for (name, version) in self._cache.stats.models
             if (name, version) not in seen
         ]
         return engine + cache_only
 
-    def _with_cache_stats(self, stats: dict[str, Any]) -> dict[str, Any]:
+    def _with_cache_stats(self, stats: pb.ModelStatistics) -> pb.ModelStatistics:
         """The gateway's cache sits in front of every backend: its counts go in the stats.
 
         As in Triton, a request answered from the cache is a successful request: it counts in
         ``success`` (count and duration) though the backend never saw it.
         """
         if self._cache is not None:
-            key = (stats["name"], str(stats["version"]))
-            if key in self._cache.stats.models:
-                counts = self._cache.stats.models[key]
-                inference = stats["inference_stats"]
-                inference.update(counts.as_triton())
-                inference["success"]["count"] += counts.hits
-                inference["success"]["ns"] += counts.hit_ns
+            counts = self._cache.stats.models.get((stats.name, stats.version))
+            if counts is not None:
+                inference = stats.inference_stats
+                inference.cache_hit.CopyFrom(counts.hit_duration())
+                inference.cache_miss.CopyFrom(counts.miss_duration())
+                inference.success.count += counts.hits
+                inference.success.ns += counts.hit_ns
         return stats
 
 

@@ -8,17 +8,18 @@ renders them; that is the one piece of exposition written here by hand.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from typing import Any
+
+from tritonclient.grpc import service_pb2 as pb
 
 from mlinfer.core.stats import ModelMetricsSnapshot
 
-_Getter = Callable[[dict[str, Any]], float]
+_Getter = Callable[[pb.ModelStatistics], float]
 CACHE_PREFIX = "nv_cache_"
 FAILURE = "nv_inference_request_failure"
 
 
 def _stat(kind: str, field: str, scale: float = 1.0) -> _Getter:
-    return lambda s: s["inference_stats"][kind][field] * scale
+    return lambda s: float(getattr(getattr(s.inference_stats, kind), field)) * scale
 
 
 COUNTERS: tuple[tuple[str, str, _Getter], ...] = (
@@ -27,10 +28,10 @@ COUNTERS: tuple[tuple[str, str, _Getter], ...] = (
     ("nv_inference_request_failure", "Number of failed inference requests, all batch sizes",
      _stat("fail", "count")),
     ("nv_inference_count", "Number of inferences performed (does not include cached requests)",
-     lambda s: s["inference_count"]),
+     lambda s: s.inference_count),
     ("nv_inference_exec_count",
      "Number of model executions performed (does not include cached requests)",
-     lambda s: s["execution_count"]),
+     lambda s: s.execution_count),
     ("nv_inference_request_duration_us",
      "Cumulative inference request duration in microseconds (includes cached requests)",
      _stat("success", "ns", 1e-3)),
@@ -85,9 +86,9 @@ def render(snapshots: Sequence[ModelMetricsSnapshot]) -> str:
     return "\n".join(lines) + "\n"
 
 
-def _labels(stats: dict[str, Any], **extra: str) -> str:
+def _labels(stats: pb.ModelStatistics, **extra: str) -> str:
     # Alphabetical, as Triton writes them: model, reason, version.
-    labels = {"model": str(stats["name"]), **extra, "version": str(stats["version"])}
+    labels = {"model": stats.name, **extra, "version": stats.version}
     body = ",".join(f'{k}="{_escape(v)}"' for k, v in labels.items())
     return "{" + body + "}"
 

@@ -14,6 +14,7 @@ from starlette.responses import Response
 
 from mlinfer.auth.identity import Scope
 from mlinfer.core.errors import InvalidInputError
+from mlinfer.core.proto_json import message_to_dict
 from mlinfer.core.tensors import tensor_from_list, tensor_to_list
 from mlinfer.core.types import InferRequest, RequestedOutput
 from mlinfer.dataplane import DataPlane
@@ -99,7 +100,7 @@ class SimpleRoutes:
             if row.reason:
                 item["reason"] = row.reason
             if row.state == "READY":
-                item.update(await self._dp.model_metadata(row.name, row.version))
+                item.update(message_to_dict(await self._dp.model_metadata(row.name, row.version)))
             out.append(item)
         return json_response(out)
 

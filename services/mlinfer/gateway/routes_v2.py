@@ -14,6 +14,7 @@ from mlinfer.auth.identity import Scope
 from mlinfer.core.errors import InvalidInputError
 from mlinfer.core.model_config import config_to_json
 from mlinfer.core.parameters import priority_header
+from mlinfer.core.proto_json import message_to_dict
 from mlinfer.core.types import InferRequest
 from mlinfer.dataplane import CACHE_HIT_PARAMETER, DataPlane
 from mlinfer.gateway.body import read_body
@@ -112,13 +113,15 @@ class V2Routes:
 
     async def all_stats(self, request: Request) -> Response:
         identity = await self._policy.authorize(caller(request), Scope.MODELS_READ)
-        return json_response(visible_statistics(identity, await self._dp.statistics()))
+        stats = visible_statistics(identity, await self._dp.statistics())
+        return json_response(message_to_dict(stats))
 
     async def model_metadata(
         self, request: Request, model: str, version: int | None = None
     ) -> Response:
         await self._policy.authorize(caller(request), Scope.MODELS_READ, model)
-        return json_response(await self._dp.model_metadata(model, _version(version)))
+        meta = await self._dp.model_metadata(model, _version(version))
+        return json_response(message_to_dict(meta))
 
     async def model_ready(
         self, request: Request, model: str, version: int | None = None
@@ -137,7 +140,8 @@ class V2Routes:
         self, request: Request, model: str, version: int | None = None
     ) -> Response:
         await self._policy.authorize(caller(request), Scope.MODELS_READ, model)
-        return json_response(await self._dp.statistics(model, _version(version)))
+        stats = await self._dp.statistics(model, _version(version))
+        return json_response(message_to_dict(stats))
 
     async def infer(self, request: Request, model: str, version: int | None = None) -> Response:
         with self._access.entry(model, _version(version)) as entry:

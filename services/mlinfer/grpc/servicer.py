@@ -109,8 +109,7 @@ class InferenceServicer(service_pb2_grpc.GRPCInferenceServiceServicer):  # type:
         self, request: pb.ModelMetadataRequest, context: Any
     ) -> pb.ModelMetadataResponse:
         await self._policy.authorize(_caller(context), Scope.MODELS_READ, request.name)
-        meta = await self._dp.model_metadata(request.name, request.version)
-        return grpc_messages.metadata_to_proto(meta)
+        return await self._dp.model_metadata(request.name, request.version)
 
     @_mapped_errors
     async def ModelConfig(
@@ -129,7 +128,7 @@ class InferenceServicer(service_pb2_grpc.GRPCInferenceServiceServicer):  # type:
             _caller(context), Scope.MODELS_READ, request.name or None
         )
         stats = await self._dp.statistics(request.name, request.version)
-        return grpc_messages.statistics_to_proto(visible_statistics(identity, stats))
+        return visible_statistics(identity, stats)
 
     @_mapped_errors
     async def ModelInfer(

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
-from typing import Any, TypeVar
+from typing import TypeVar
+
+from tritonclient.grpc import service_pb2 as pb
 
 from mlinfer.auth.identity import Identity
 
@@ -17,7 +19,10 @@ def visible(identity: Identity, items: Iterable[T], name: Callable[[T], str]) ->
     return [row for row in rows if name(row) in allowed]
 
 
-def visible_statistics(identity: Identity, stats: dict[str, Any]) -> dict[str, Any]:
-    """Triton's statistics document with only the models ``identity`` may access."""
-    stats["model_stats"] = visible(identity, stats["model_stats"], lambda s: str(s["name"]))
-    return stats
+def visible_statistics(
+    identity: Identity, stats: pb.ModelStatisticsResponse
+) -> pb.ModelStatisticsResponse:
+    """Triton's statistics response with only the models ``identity`` may access."""
+    return pb.ModelStatisticsResponse(
+        model_stats=visible(identity, stats.model_stats, lambda s: s.name)
+    )

@@ -17,6 +17,7 @@ from mlinfer.cache.backend import FailureNotifier
 from mlinfer.core.errors import ModelLoadError
 from mlinfer.core.model_config import parse_config
 from mlinfer.core.model_spec import response_cache_enabled
+from mlinfer.core.proto_json import message_to_dict
 from mlinfer.core.types import InferRequest, InferResponse, RequestedOutput, Tensor
 
 
@@ -74,7 +75,10 @@ async def test_miss_store_hit_with_the_new_request_id() -> None:
     assert recorder.events == [("miss", "m", "3"), ("insert", "m", "3"), ("hit", "m", "3")]
     counters = cache.stats.model("m", "3")
     assert (counters.hits, counters.misses, counters.inserts) == (1, 1, 1)
-    triton = counters.as_triton()
+    triton = {
+        "cache_hit": message_to_dict(counters.hit_duration()),
+        "cache_miss": message_to_dict(counters.miss_duration()),
+    }
     assert triton["cache_hit"]["count"] == 1
     assert triton["cache_miss"] == {"count": 1, "ns": counters.miss_ns + counters.insert_ns}
 

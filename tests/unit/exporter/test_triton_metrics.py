@@ -14,7 +14,7 @@ def test_counters_keep_tritons_names_and_microseconds() -> None:
     stats.success.add(3_000, count=2)
     stats.queue.add(1_500, count=2)
     stats.record_execution(batch_size=2, requests=2, timing=ExecutionTiming(100, 2_000, 300))
-    text = render([ModelMetricsSnapshot(stats.as_dict(), pending=4)])
+    text = render([ModelMetricsSnapshot(stats.to_proto(), pending=4)])
     assert "# TYPE nv_inference_count counter" in text  # no _total suffix, as Triton
     assert 'nv_inference_count{model="my\\"model",version="2"} 2' in text
     assert 'nv_inference_exec_count{model="my\\"model",version="2"} 1' in text

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from tritonclient.grpc import service_pb2 as pb
+
 from mlinfer.auth import ANONYMOUS
 from mlinfer.auth.identity import Identity
 from mlinfer.core.types import ModelIndexEntry
@@ -25,7 +27,12 @@ def test_visible_keeps_order_and_filters_by_pattern() -> None:
 
 
 def test_visible_statistics_drops_other_models() -> None:
-    stats = {"model_stats": [{"name": "simple"}, {"name": "detector", "version": "1"}]}
-    assert visible_statistics(CAMERA, stats) == {
-        "model_stats": [{"name": "detector", "version": "1"}]
-    }
+    stats = pb.ModelStatisticsResponse(
+        model_stats=[
+            pb.ModelStatistics(name="simple"),
+            pb.ModelStatistics(name="detector", version="1"),
+        ]
+    )
+    assert visible_statistics(CAMERA, stats) == pb.ModelStatisticsResponse(
+        model_stats=[pb.ModelStatistics(name="detector", version="1")]
+    )

@@ -11,6 +11,7 @@ from typing import Any
 from google.protobuf import json_format
 from opentelemetry import trace
 from tritonclient.grpc import model_config_pb2 as mc
+from tritonclient.grpc import service_pb2 as pb
 
 from mlinfer.backends.base import Backend
 from mlinfer.backends.embedded.model import LoadedVersion
@@ -280,7 +281,7 @@ class EmbeddedBackend(Backend):
             self._retire(entry.serving.values())
 
     # -- statistics ----------------------------------------------------------------------
-    async def statistics(self, name: str = "", version: str = "") -> list[dict[str, Any]]:
+    async def statistics(self, name: str = "", version: str = "") -> list[pb.ModelStatistics]:
         if name:
             # Triton answers statistics of what it does not serve with INVALID_ARGUMENT.
             entry = self._models.get(name)

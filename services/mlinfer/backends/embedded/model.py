@@ -16,6 +16,7 @@ from numpy.typing import NDArray
 from onnxruntime.capi.onnxruntime_pybind11_state import InvalidArgument as OrtInvalidArgument
 from opentelemetry import trace
 from tritonclient.grpc import model_config_pb2 as mc
+from tritonclient.grpc import service_pb2 as pb
 
 from mlinfer.backends.embedded import onnx_session
 from mlinfer.batching.queue import PendingRequest, PriorityQueue, ShapeKey
@@ -249,9 +250,9 @@ class LoadedVersion:
                     session.run(self._output_names, feeds)
             log.info("model %s: warmup '%s' done", self.label, warmup.name)
 
-    def statistics(self) -> dict[str, Any]:
+    def statistics(self) -> pb.ModelStatistics:
         self.stats.pending = self.pending
-        return self.stats.as_dict()
+        return self.stats.to_proto()
 
 
 def _ort_message(exc: Exception) -> str:

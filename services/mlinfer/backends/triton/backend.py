@@ -290,12 +290,12 @@ class TritonBackend(Backend):
             self._forget(name)
 
     # -- statistics ----------------------------------------------------------------------
-    async def statistics(self, name: str = "", version: str = "") -> list[dict[str, Any]]:
+    async def statistics(self, name: str = "", version: str = "") -> list[pb.ModelStatistics]:
         response: pb.ModelStatisticsResponse = await self._call(
             lambda c: c.get_inference_statistics(name, version, client_timeout=_CONTROL_TIMEOUT_S),
             name,
         )
-        return [convert.message_to_dict(s) for s in response.model_stats]
+        return list(response.model_stats)
 
     async def metrics_snapshot(self) -> list[ModelMetricsSnapshot]:
         """None: Triton exports its nv_inference_* series on its own /metrics, which the

@@ -6,8 +6,6 @@ from collections.abc import Mapping
 from typing import Any
 
 import tritonclient.grpc as grpcclient
-from google.protobuf.descriptor import FieldDescriptor
-from google.protobuf.message import Message
 from tritonclient.grpc import service_pb2 as pb
 
 from mlinfer.core.grpc_messages import output_array, parameters_to_dict
@@ -30,10 +28,6 @@ _RESERVED_PARAMETERS = frozenset(
 )
 
 
-_LABEL_REPEATED = FieldDescriptor.LABEL_REPEATED
-_TYPE_MESSAGE = FieldDescriptor.TYPE_MESSAGE
-_TYPE_ENUM = FieldDescriptor.TYPE_ENUM
-_TYPE_BYTES = FieldDescriptor.TYPE_BYTES
 
 
 def infer_inputs(request: InferRequest) -> list[grpcclient.InferInput]:
@@ -96,43 +90,3 @@ def response_from_proto(message: pb.ModelInferResponse) -> InferResponse:
         id=message.id,
         parameters=parameters_to_dict(message.parameters),
     )
-
-
-def message_to_dict(message: Message) -> dict[str, Any]:
-    """A protobuf message as a dict with every field present and 64-bit integers as ints.
-
-    The shape Triton's REST API writes (and the embedded engine's statistics have), unlike
-    ``json_format.MessageToDict`` which drops zero fields and writes int64 as strings.
-    """
-    out: dict[str, Any] = {}
-    descriptor: Any = message.DESCRIPTOR  # typed loosely: the stubs trail the runtime API
-    for field in descriptor.fields:
-        value = getattr(message, field.name)
-        if _is_map(field):
-            value_field = field.message_type.fields_by_name["value"]
-            out[field.name] = {
-                key: _value(value_field, item) for key, item in sorted(value.items())
-            }
-        elif field.label == _LABEL_REPEATED:
-            out[field.name] = [_value(field, item) for item in value]
-        else:
-            out[field.name] = _value(field, value)
-    return out
-
-
-def _is_map(field: Any) -> bool:
-    return bool(
-        field.label == _LABEL_REPEATED
-        and field.type == _TYPE_MESSAGE
-        and field.message_type.GetOptions().map_entry
-    )
-
-
-def _value(field: Any, value: Any) -> Any:
-    if field.type == _TYPE_MESSAGE:
-        return message_to_dict(value)
-    if field.type == _TYPE_ENUM:
-        return field.enum_type.values_by_number[int(value)].name
-    if field.type == _TYPE_BYTES:
-        return bytes(value)
-    return value
