@@ -70,7 +70,7 @@ def test_rest_request_continues_client_trace(
         headers={"traceparent": f"00-{TRACE_ID}-{PARENT_ID}-01"},
     )
     assert response.status_code == 200
-    _assert_structure(_tree(exporter), "POST /v2/models/simple/infer")
+    _assert_structure(_tree(exporter), "POST /v2/models/{model}/infer")
 
 
 def test_grpc_request_continues_client_trace(

@@ -30,6 +30,9 @@ class PendingRequest:
     deadline_ns: int | None = None
     dispatch_ns: int = 0  # when its batch started (monotonic), for queue/compute spans
     done_ns: int = 0  # when its batch finished
+    batch_id: int = 0  # which execution of its model it ran in (set at dispatch)
+    batch_requests: int = 0  # requests in that batch
+    batch_rows: int = 0  # rows of that batch, all its requests together
     delayed: bool = False
     timer: asyncio.TimerHandle | None = None
 

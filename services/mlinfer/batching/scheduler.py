@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import itertools
 import threading
 import time
 from collections.abc import Callable, Sequence
@@ -100,6 +101,7 @@ class Scheduler:
         self._workers: list[asyncio.Task[None]] = []
         self._accepting = False
         self._executing = 0
+        self._batch_ids = itertools.count(1)
         self._idle = asyncio.Event()
         self._idle.set()
 
@@ -216,8 +218,11 @@ class Scheduler:
 
     async def _execute(self, instance: int, batch: list[PendingRequest]) -> None:
         dispatch_ns = time.monotonic_ns()
+        rows, batch_id = sum(p.batch_size for p in batch), next(self._batch_ids)
         for pending in batch:
             pending.dispatch_ns = dispatch_ns
+            pending.batch_id, pending.batch_requests = batch_id, len(batch)
+            pending.batch_rows = rows
             if self._on_dispatch is not None:
                 self._on_dispatch(pending, dispatch_ns - pending.enqueue_ns)
         self._executing += len(batch)

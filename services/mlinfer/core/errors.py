@@ -28,6 +28,11 @@ class StatusCode(enum.Enum):
     DEADLINE_EXCEEDED = 504
 
 
+# The header (REST) and metadata key (gRPC) every inference answer carries its id in: the
+# client's own id when it sent one, else one the server made; the access log has the same.
+REQUEST_ID_HEADER = "X-Request-ID"
+
+
 class MLInferError(Exception):
     """Base of every error a client can be shown.
 
@@ -49,6 +54,7 @@ class MLInferError(Exception):
         self.message = message
         self.retry_after_s = retry_after_s
         self.www_authenticate = www_authenticate
+        self.request_id: str | None = None  # set by the transport that answers it
 
     def __str__(self) -> str:
         return self.message
@@ -67,6 +73,8 @@ class MLInferError(Exception):
             headers["Retry-After"] = self.retry_after
         if self.www_authenticate:
             headers["WWW-Authenticate"] = self.www_authenticate
+        if self.request_id:
+            headers[REQUEST_ID_HEADER] = self.request_id
         return headers
 
 

@@ -100,8 +100,8 @@ class DataPlane:
             "mlinfer.infer", attributes={"mlinfer.model": request.model_name}
         ) as span:
             spec, version = await self.backend.model_spec(request.model_name, request.model_version)
+            span.set_attribute("mlinfer.model_version", version)  # a string, as in responses
             batch_size = validate_request(spec, request)
-            span.set_attribute("mlinfer.model_version", version)
             use_cache = self._cache is not None and spec.response_cache
             if use_cache:
                 cached = await self._lookup(request, version)

@@ -11,7 +11,7 @@ from starlette.responses import Response
 
 from mlinfer.auth.guard import audited
 from mlinfer.auth.identity import Scope
-from mlinfer.core.errors import InvalidInputError
+from mlinfer.core.errors import REQUEST_ID_HEADER, InvalidInputError
 from mlinfer.core.model_config import config_to_json
 from mlinfer.core.parameters import priority_header
 from mlinfer.core.proto_json import message_to_dict
@@ -26,13 +26,21 @@ from mlinfer.gateway.codec import (
 )
 from mlinfer.gateway.responses import json_response
 from mlinfer.gateway.security import caller
-from mlinfer.observability.tracing import server_span, trace_headers
+from mlinfer.observability.tracing import trace_headers
 from mlinfer.settings import Settings
-from mlinfer.transport.access_log import AccessLog, StatusNames
+from mlinfer.transport.access_log import AccessLog, SpanInfo, StatusNames
 from mlinfer.transport.policy import RequestPolicy
 from mlinfer.transport.visibility import visible, visible_statistics
 
-HTTP_STATUSES = StatusNames(ok=200, internal=500, cancelled=500, error=lambda exc: exc.status.value)
+HTTP_STATUSES = StatusNames(
+    ok=200,
+    internal=500,
+    cancelled=499,  # nginx's "client closed request": nobody received an answer
+    error=lambda exc: exc.status.value,
+    span_attribute="http.response.status_code",
+)
+_INFER_ROUTE = "/v2/models/{model}/infer"
+_VERSION_INFER_ROUTE = "/v2/models/{model}/versions/{version}/infer"
 
 
 def _version(version: int | None) -> str:
@@ -144,7 +152,16 @@ class V2Routes:
         return json_response(message_to_dict(stats))
 
     async def infer(self, request: Request, model: str, version: int | None = None) -> Response:
-        with self._access.entry(model, _version(version)) as entry:
+        route = _INFER_ROUTE if version is None else _VERSION_INFER_ROUTE
+        span = SpanInfo(f"POST {route}", {"http.request.method": "POST", "http.route": route})
+        with self._access.entry(
+            self._tracer,
+            span,
+            request.headers,
+            model,
+            _version(version),
+            request.headers.get(REQUEST_ID_HEADER, ""),
+        ) as entry:
             identity = await self._policy.authorize(caller(request), Scope.INFER, model)
             entry.identity = identity.subject
             body = await read_body(request, self._limit)
@@ -153,11 +170,9 @@ class V2Routes:
             )
             apply_priority_header(infer_request, request.headers.get("x-priority"))
             infer_request.trace_headers = trace_headers(request.headers)
-            span = f"POST /v2/models/{model}/infer"
-            with server_span(self._tracer, span, request.headers, "http"):
-                entry.response = response = await self._dp.infer(infer_request)
+            entry.response = response = await self._dp.infer(infer_request)
             payload, header_length = encode_infer_response(response, infer_request)
-            headers = {}
+            headers = {REQUEST_ID_HEADER: entry.request_id}
             if header_length is not None:
                 headers[HEADER_LENGTH] = str(header_length)
             if response.parameters.get(CACHE_HIT_PARAMETER):

@@ -27,6 +27,7 @@ def grpc_code(exc: MLInferError) -> grpc.StatusCode:
 
 
 def trailing_metadata(exc: MLInferError) -> tuple[tuple[str, str], ...]:
-    # Only Retry-After: gRPC clients have no use for an HTTP authentication challenge.
-    retry_after = exc.retry_after
-    return () if retry_after is None else (("retry-after", retry_after),)
+    # Not WWW-Authenticate: gRPC clients have no use for an HTTP authentication challenge.
+    return tuple(
+        (name.lower(), value) for name, value in exc.headers().items() if name != "WWW-Authenticate"
+    )

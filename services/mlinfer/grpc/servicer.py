@@ -15,13 +15,13 @@ from tritonclient.grpc import service_pb2_grpc
 from mlinfer.auth.guard import audited
 from mlinfer.auth.identity import Scope
 from mlinfer.core import grpc_messages
-from mlinfer.core.errors import MLInferError
+from mlinfer.core.errors import REQUEST_ID_HEADER, MLInferError
 from mlinfer.core.types import InferResponse
 from mlinfer.dataplane import DataPlane
 from mlinfer.grpc.errors import grpc_code, trailing_metadata
-from mlinfer.observability.tracing import server_span, trace_headers
+from mlinfer.observability.tracing import trace_headers
 from mlinfer.settings import Settings
-from mlinfer.transport.access_log import AccessLog, StatusNames
+from mlinfer.transport.access_log import AccessLog, SpanInfo, StatusNames
 from mlinfer.transport.failures import report_unexpected
 from mlinfer.transport.policy import Caller, RequestPolicy
 from mlinfer.transport.visibility import visible, visible_statistics
@@ -32,7 +32,10 @@ GRPC_STATUSES = StatusNames(
     internal=grpc.StatusCode.INTERNAL.name,
     cancelled=grpc.StatusCode.CANCELLED.name,
     error=lambda exc: grpc_code(exc).name,
+    span_attribute="rpc.grpc.status_code",
+    span_value=lambda name: int(grpc.StatusCode[str(name)].value[0]),
 )
+_RPC_ATTRIBUTES = {"rpc.system": "grpc", "rpc.service": SERVICE}
 Req = TypeVar("Req")
 Resp = TypeVar("Resp")
 Handler = Callable[[Any, Req, grpc.aio.ServicerContext], Awaitable[Resp]]
@@ -136,17 +139,25 @@ class InferenceServicer(service_pb2_grpc.GRPCInferenceServiceServicer):  # type:
     ) -> pb.ModelInferResponse:
         return grpc_messages.response_to_proto(await self._infer(request, context))
 
-    async def _infer(self, message: pb.ModelInferRequest, context: Any) -> InferResponse:
-        """One inference with its access-log line; shared by unary and streaming calls."""
-        with self._access.entry(message.model_name, message.model_version, message.id) as entry:
+    async def _infer(
+        self, message: pb.ModelInferRequest, context: Any, method: str = "ModelInfer"
+    ) -> InferResponse:
+        """One inference with its span and access-log line; shared by unary and streaming
+        calls. A unary answer carries its request id in the ``x-request-id`` trailer."""
+        headers = _trace_headers(context)
+        span = SpanInfo(f"{SERVICE}/{method}", {**_RPC_ATTRIBUTES, "rpc.method": method})
+        with self._access.entry(
+            self._tracer, span, headers, message.model_name, message.model_version, message.id
+        ) as entry:
             identity = await self._policy.authorize(
                 _caller(context), Scope.INFER, message.model_name
             )
             entry.identity = identity.subject
             entry.request = request = grpc_messages.request_from_proto(message)
-            headers = request.trace_headers = _trace_headers(context)
-            with server_span(self._tracer, f"{SERVICE}/ModelInfer", headers, "grpc"):
-                entry.response = response = await self._dp.infer(request)
+            request.trace_headers = headers
+            entry.response = response = await self._dp.infer(request)
+            if method == "ModelInfer":
+                context.set_trailing_metadata(((REQUEST_ID_HEADER.lower(), entry.request_id),))
             return response
 
     async def ModelStreamInfer(
@@ -158,7 +169,7 @@ class InferenceServicer(service_pb2_grpc.GRPCInferenceServiceServicer):  # type:
 
         async def handle(message: pb.ModelInferRequest) -> None:
             try:
-                response = await self._infer(message, context)
+                response = await self._infer(message, context, "ModelStreamInfer")
                 reply = pb.ModelStreamInferResponse(
                     infer_response=grpc_messages.response_to_proto(response)
                 )

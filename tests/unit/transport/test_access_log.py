@@ -7,15 +7,22 @@ import logging
 
 import numpy as np
 import pytest
+from opentelemetry import trace
 
 from mlinfer.core.errors import ModelNotFoundError
 from mlinfer.core.types import InferRequest, InferResponse, Tensor
 from mlinfer.dataplane import CACHE_HIT_PARAMETER
-from mlinfer.transport.access_log import AccessLog, StatusNames
+from mlinfer.transport.access_log import AccessLog, SpanInfo, StatusNames
 
 STATUSES = StatusNames(
-    ok="OK", internal="INTERNAL", cancelled="CANCELLED", error=lambda e: e.status.name
+    ok="OK",
+    internal="INTERNAL",
+    cancelled="CANCELLED",
+    error=lambda e: e.status.name,
+    span_attribute="test.status",
+    span_value=len,
 )
+SPAN = (trace.NoOpTracer(), SpanInfo("test"), {})
 LOGGER = "tests.access"
 
 
@@ -36,7 +43,7 @@ def _lines(caplog: pytest.LogCaptureFixture) -> list[dict[str, object]]:
 
 def test_served_request(log: AccessLog, caplog: pytest.LogCaptureFixture) -> None:
     tensor = Tensor("x", "INT32", (1,), np.zeros(1, np.int32))
-    with log.entry("m", "", "") as entry:
+    with log.entry(*SPAN, "m", "", "") as entry:
         entry.identity = "camera-7"
         entry.request = InferRequest("m", [tensor], id="r-1", priority=2)
         entry.response = InferResponse("m", "3", [], parameters={CACHE_HIT_PARAMETER: True})
@@ -55,7 +62,7 @@ def test_served_request(log: AccessLog, caplog: pytest.LogCaptureFixture) -> Non
 
 def test_outcomes(log: AccessLog, caplog: pytest.LogCaptureFixture) -> None:
     for exc in (ModelNotFoundError("nope"), RuntimeError("bug"), asyncio.CancelledError()):
-        with pytest.raises(type(exc)), log.entry("m", "2", "given-id"):
+        with pytest.raises(type(exc)), log.entry(*SPAN, "m", "2", "given-id"):
             raise exc
     lines = _lines(caplog)
     assert [line["status"] for line in lines] == ["NOT_FOUND", "INTERNAL", "CANCELLED"]
@@ -67,6 +74,6 @@ def test_outcomes(log: AccessLog, caplog: pytest.LogCaptureFixture) -> None:
 def test_disabled_writes_nothing(caplog: pytest.LogCaptureFixture) -> None:
     caplog.set_level(logging.INFO, logger=LOGGER)
     log = AccessLog("test", STATUSES, enabled=False, logger=logging.getLogger(LOGGER))
-    with log.entry("m"):
+    with log.entry(*SPAN, "m"):
         pass
     assert _lines(caplog) == []

@@ -124,7 +124,7 @@ class LoadedVersion:
         return response
 
     def _trace_batch(self, pending: PendingRequest) -> None:
-        attributes = {"mlinfer.model": self.spec.name, "mlinfer.model_version": self.version}
+        attributes = {"mlinfer.model": self.spec.name, "mlinfer.model_version": str(self.version)}
         record_span(
             self._tracer,
             "batch.queue",
@@ -137,7 +137,13 @@ class LoadedVersion:
             "batch.execute",
             wall_ns(pending.dispatch_ns),
             wall_ns(pending.done_ns),
-            {**attributes, "mlinfer.batch_requests": pending.batch_size},
+            {
+                **attributes,
+                "mlinfer.batch_id": pending.batch_id,
+                "mlinfer.batch_requests": pending.batch_requests,
+                "mlinfer.batch_size": pending.batch_rows,
+                "mlinfer.request_rows": pending.batch_size,
+            },
         )
 
     def _record_queue(self, pending: PendingRequest, queued_ns: int) -> None:
