@@ -28,9 +28,9 @@ K8S = REPO / "deploy" / "kubernetes"
 # HPA tolerance beta in 1.35); 1.37: the newest schema set the wheel carries.
 VERSIONS = ("1.35.0", "1.37.0")
 OVERLAYS = ("x86-gpu", "jetson-k3s")
-# What is rendered: each overlay, one with the optional KEDA component, the KServe runtimes
-# with the example InferenceService.
-TARGETS = (*OVERLAYS, "x86-gpu+keda", "kserve")
+# What is rendered: each overlay, each optional component on one of them, the KServe
+# runtimes with the example InferenceService.
+TARGETS = (*OVERLAYS, "x86-gpu+keda", "jetson-k3s+in-box-autoscaler", "kserve")
 CUSTOM_KINDS = {"ScaledObject", "ServingRuntime", "ClusterServingRuntime", "InferenceService"}
 Doc = dict[str, Any]
 

@@ -152,6 +152,30 @@ def test_settings_are_ones_mlinfer_reads() -> None:
     assert not unknown, f"not in README.md's settings tables: {sorted(unknown)}"
 
 
+# Services whose settings are not in README's tables: their own settings classes.
+CONCERNS = {
+    "registry": ("mlinfer.registry.settings", "RegistrySettings"),
+    "exporter": ("mlinfer.exporter.settings", "ExporterSettings"),
+    "autoscaler": ("mlinfer.autoscaler.settings", "AutoscalerSettings"),
+}
+
+
+@pytest.mark.parametrize("concern", sorted(CONCERNS))
+def test_service_settings_are_ones_the_service_reads(concern: str) -> None:
+    """MLINFER_<CONCERN>_* names in the manifests and DEPLOY.md's Secret table are fields
+    of that service's settings (checked where the service is installed)."""
+    module_name, class_name = CONCERNS[concern]
+    module = pytest.importorskip(module_name, reason=f"{module_name} is not in this checkout")
+    prefix = f"MLINFER_{concern.upper()}_"
+    fields = {prefix + name.upper() for name in getattr(module, class_name).model_fields}
+    docs = rendered("jetson-k3s+in-box-autoscaler")
+    names = {n for _, spec in pod_specs(docs) for c in containers(spec) for n in env(c)}
+    deploy_md = (REPO / "docs" / "DEPLOY.md").read_text()
+    names |= set(re.findall(r"^\| `(MLINFER_\w+)`", deploy_md, re.M))
+    used = {n for n in names if n.startswith(prefix)}
+    assert used and used <= fields, sorted(used - fields)
+
+
 # --- how the pieces fit ------------------------------------------------------------------
 
 

@@ -251,3 +251,29 @@ def test_keda_replaces_the_hpa_with_the_same_signals_and_thresholds() -> None:
         },
     }
     assert validate(hpa, VERSIONS[0]) is None
+
+
+def test_the_in_box_autoscaler_reaches_triton_and_the_nodes_exporter() -> None:
+    docs = rendered("jetson-k3s+in-box-autoscaler")
+    spec = one(docs, "Deployment", "mlinfer-serving")["spec"]["template"]["spec"]
+    by_name = {c["name"]: c for c in (*spec["initContainers"], *spec["containers"])}
+    flags = dict(a.removeprefix("--").split("=", 1) for a in by_name["triton"]["args"])
+    variables = {e["name"]: e["value"] for e in by_name["autoscaler"]["env"]}
+    assert variables["MLINFER_AUTOSCALER_ACTUATOR"] == "triton"
+    assert variables["MLINFER_AUTOSCALER_SERVER_URL"] == f"http://127.0.0.1:{flags['http-port']}"
+    metrics = f"http://127.0.0.1:{flags['metrics-port']}/metrics"
+    assert variables["MLINFER_AUTOSCALER_METRICS_URL"] == metrics
+    local = one(docs, "Service", "mlinfer-exporter-local")
+    assert local["spec"]["internalTrafficPolicy"] == "Local"
+    exporter = one(docs, "DaemonSet", "mlinfer-exporter")["spec"]["template"]
+    assert local["spec"]["selector"].items() <= exporter["metadata"]["labels"].items()
+    (port,) = local["spec"]["ports"]
+    url = f"http://{local['metadata']['name']}:{port['port']}/metrics"
+    assert variables["MLINFER_AUTOSCALER_EXPORTER_URL"] == url
+    assert port["targetPort"] in {p["name"] for p in exporter["spec"]["containers"][0]["ports"]}
+    try:
+        from mlinfer.autoscaler.settings import AutoscalerSettings  # type: ignore[import-not-found]
+    except ImportError:
+        return  # the autoscaler's settings are checked where it is installed
+    known = {f"MLINFER_AUTOSCALER_{name.upper()}" for name in AutoscalerSettings.model_fields}
+    assert set(variables) <= known, sorted(set(variables) - known)
