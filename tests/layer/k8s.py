@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import subprocess
+import tempfile
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -51,17 +52,17 @@ def rendered(target: str) -> tuple[Doc, ...]:
     if target == "kserve":
         return (*kustomize(K8S / "kserve"), *load(K8S / "kserve/examples/inferenceservice.yaml"))
     overlay, component = target.split("+")
-    scratch = Path(os.environ.get("TMPDIR", "/tmp")) / f"mlinfer-kustomize-{os.getpid()}"
-    scratch.mkdir(exist_ok=True)
-    (scratch / "kustomization.yaml").write_text(
-        yaml.safe_dump(
-            {
-                "resources": [os.path.relpath(K8S / "overlays" / overlay, scratch)],
-                "components": [os.path.relpath(K8S / "components" / component, scratch)],
-            }
+    with tempfile.TemporaryDirectory(prefix="mlinfer-kustomize-") as name:
+        scratch = Path(name)
+        (scratch / "kustomization.yaml").write_text(
+            yaml.safe_dump(
+                {
+                    "resources": [os.path.relpath(K8S / "overlays" / overlay, scratch)],
+                    "components": [os.path.relpath(K8S / "components" / component, scratch)],
+                }
+            )
         )
-    )
-    return tuple(kustomize(scratch))
+        return tuple(kustomize(scratch))
 
 
 def load(path: Path) -> list[Doc]:
