@@ -350,3 +350,28 @@ def test_docs_apply_every_overlay() -> None:
         assert f"kubectl apply -k deploy/kubernetes/overlays/{overlay}" in cluster
     for name in ("kustomize", "mlinfer-auth", "mlinfer-registry", "mlinfer-tls", "KEDA", "KServe"):
         assert name in cluster, name
+
+
+def test_the_site_overlay_of_the_docs_renders(tmp_path: Path) -> None:
+    """DEPLOY.md's example site overlay, placed where it says, retargets image and host."""
+    text = (REPO / "docs" / "DEPLOY.md").read_text()
+    (block,) = re.findall(
+        r"```yaml\n# (deploy/kubernetes/overlays/[\w-]+)/kustomization.yaml\n(.*?)```", text, re.S
+    )
+    home, kustomization = REPO / block[0], yaml.safe_load(block[1])
+    kustomization["resources"] = [
+        os.path.relpath((home / r).resolve(), tmp_path) for r in kustomization["resources"]
+    ]
+    (tmp_path / "kustomization.yaml").write_text(yaml.safe_dump(kustomization))
+    kubectl = require_tool("kubectl", "rendering deploy/kubernetes")
+    result = subprocess.run([kubectl, "kustomize", str(tmp_path)], capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+    docs = tuple(d for d in yaml.safe_load_all(result.stdout) if d)
+    (image,) = kustomization["images"]
+    want = f"{image['newName']}:{image['newTag']}"
+    spec = one(docs, "Deployment", "mlinfer-serving")["spec"]["template"]["spec"]
+    assert {c["image"] for c in containers(spec) if c["name"] != "triton"} == {want}
+    for ingress in find(docs, "Ingress"):
+        assert ingress["spec"]["rules"][0]["host"] == ingress["spec"]["tls"][0]["hosts"][0]
+        assert ingress["spec"]["rules"][0]["host"] != "mlinfer.example.com"
+        assert validate(ingress, VERSIONS[0]) is None
