@@ -18,11 +18,13 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
+import grpc
 import httpx
 import numpy as np
 import pytest
 import tritonclient.grpc as grpcclient
 import tritonclient.http as httpclient
+from grpc_health.v1 import health_pb2, health_pb2_grpc
 from prometheus_client.parser import text_string_to_metric_families
 from tritonclient.utils import InferenceServerException
 
@@ -204,13 +206,27 @@ def test_mlinfer_starts_before_triton(sample_repository: Path, private_repositor
         )
         assert response.status_code == 503
         assert f"Triton at {later.grpc_url} is unavailable" in response.json()["error"]
+        assert _grpc_health(srv.grpc) == health_pb2.HealthCheckResponse.NOT_SERVING
         later.start()
         try:
             later.wait_ready(models=["simple"], timeout_s=240)
             wait_until(lambda: _ready(srv.http) == 200, "mlinfer ready once Triton is")
             assert _rest_infer_ok(srv.http)
+            # gRPC health follows readiness too (it was fixed at its start-up value).
+            serving = health_pb2.HealthCheckResponse.SERVING
+            wait_until(lambda: _grpc_health(srv.grpc) == serving, "gRPC health SERVING")
         finally:
             later.stop()
+        not_serving = health_pb2.HealthCheckResponse.NOT_SERVING
+        wait_until(lambda: _grpc_health(srv.grpc) == not_serving, "gRPC health NOT_SERVING")
+
+
+def _grpc_health(url: str) -> int:
+    with grpc.insecure_channel(url) as channel:
+        reply = health_pb2_grpc.HealthStub(channel).Check(
+            health_pb2.HealthCheckRequest(service=""), timeout=10
+        )
+        return int(reply.status)
 
 
 # -- forwarding ------------------------------------------------------------------------------

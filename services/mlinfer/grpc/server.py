@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
 
 import grpc
@@ -22,6 +24,7 @@ from mlinfer.transport.policy import RequestPolicy
 log = logging.getLogger(__name__)
 
 SERVICE_NAME = pb.DESCRIPTOR.services_by_name["GRPCInferenceService"].full_name
+HEALTH_INTERVAL_S = 1.0
 
 
 class GrpcServer:
@@ -39,6 +42,8 @@ class GrpcServer:
         self._settings = settings
         self._metrics = metrics
         self._health = health.aio.HealthServicer()
+        self._health_status: int | None = None
+        self._health_task: asyncio.Task[None] | None = None
         self._server: grpc.aio.Server | None = None
 
     def _options(self) -> list[tuple[str, int]]:
@@ -77,19 +82,39 @@ class GrpcServer:
             raise OSError(f"gRPC server could not bind {address}")
         await server.start()
         self._server = server
+        await self._report_health()
+        self._health_task = asyncio.create_task(self._follow_health(), name="grpc-health")
+        return f"{self._settings.host}:{port}"
+
+    async def _report_health(self) -> None:
         status = (
             health_pb2.HealthCheckResponse.SERVING
             if await self._dataplane.ready()
             else health_pb2.HealthCheckResponse.NOT_SERVING
         )
-        for name in ("", SERVICE_NAME):
-            await self._health.set(name, status)
-        return f"{self._settings.host}:{port}"
+        if status != self._health_status:
+            self._health_status = status
+            for name in ("", SERVICE_NAME):
+                await self._health.set(name, status)
+
+    async def _follow_health(self) -> None:
+        """The health service follows readiness (a Triton behind us coming and going), as
+        REST's /v2/health/ready does on every call; probes and balancers read it."""
+        while True:
+            await asyncio.sleep(HEALTH_INTERVAL_S)
+            try:
+                await self._report_health()
+            except Exception:  # a failed check must not end the loop
+                log.exception("gRPC health check failed")
 
     async def stop(self) -> None:
         """Report NOT_SERVING, then let in-flight calls finish within the grace period."""
         if self._server is None:
             return
+        if self._health_task is not None:
+            self._health_task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._health_task
         await self._health.enter_graceful_shutdown()
         await self._server.stop(self._settings.shutdown_grace_seconds)
         self._server = None
