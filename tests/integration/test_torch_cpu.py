@@ -27,7 +27,8 @@ BATCHING = "dynamic_batching { max_queue_delay_microseconds: 20000 }"
 def torch_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[ServerThread, Any]]:
     repo = tmp_path_factory.mktemp("torch") / "models"
     affine = write_affine(repo, extra="instance_group [ { count: 1 kind: KIND_CPU } ]\n" + BATCHING)
-    write_embed(repo, extra=BATCHING)
+    # KIND_CPU: an out-of-range token id on a GPU is a device-side assert (process abort).
+    write_embed(repo, extra="instance_group [ { kind: KIND_CPU } ]\n" + BATCHING)
     write_model(simple_add_sub(), repo)
     with ServerThread(settings_for(repo), rest=True, grpc=True) as srv:
         yield srv, affine

@@ -226,6 +226,9 @@ def _ints_from_strings(message: Message, data: dict[str, Any]) -> dict[str, Any]
 
 
 def _is_repeated(descriptor: Any) -> bool:
+    # protobuf >= 6.31 has is_repeated; protobuf 7 removed FieldDescriptor.label.
+    if hasattr(descriptor, "is_repeated"):
+        return bool(descriptor.is_repeated)
     return bool(descriptor.label == descriptor.LABEL_REPEATED)
 
 
