@@ -88,7 +88,6 @@ def main() -> None:
         print(f"serve: GIL switch interval {args.switch_interval or 'default'}", flush=True)
         sampler = gpu_serve.GpuSampler()
         concurrencies = [int(c) for c in args.concurrency.split(",")]
-        serve_rows: list[dict[str, Any]] = []
         for model in models:
             log = args.out / f"server-{model.name}{args.tag}.log"
             server = gpu_serve.Server(
@@ -117,8 +116,7 @@ def main() -> None:
                         r["server_command"] = "mlinfer " + " ".join(server.command[3:])
                         r["server_ready_s"] = load_s
                         r["switch_interval_s"] = args.switch_interval or 0.005
-                    serve_rows += rows
-                    save("serve", {"rows": serve_rows})
+                    save(f"serve-{model.name}", {"rows": rows})
                 if "profile" in steps and model.name == args.profile_model:
                     print("profile: grpc c=64 under py-spy", flush=True)
                     import threading
