@@ -52,9 +52,16 @@ def import_torch(model: str) -> Any:
 
 @dataclass
 class _Graph:
+    """A captured bucket: pinned host inputs -> H2D -> model -> D2H -> pinned host outputs.
+
+    The copies are in the graph too, so a batch is one numpy copy in, ``replay``, one
+    wait and one numpy copy out: two torch calls, two GIL hand-offs, however many tensors.
+    """
+
     graph: Any  # torch.cuda.CUDAGraph
-    inputs: list[Any]  # static device tensors, forward order, batch = the bucket
-    outputs: list[Any]  # static device tensors, config.output order
+    host_inputs: list[NDArray[Any]]  # views of pinned buffers, forward order, batch = bucket
+    host_outputs: list[NDArray[Any]]  # views of pinned buffers, config.output order
+    device: list[Any]  # the static device tensors the graph reads and writes (kept alive)
 
 
 class TorchSession:
@@ -112,19 +119,18 @@ class TorchSession:
         torch = self._torch
         n = int(arrays[0].shape[0]) if self._batched else 0
         graph = self._graph_for(n, arrays)
+        assert self._stream is not None
         if graph is not None:
-            for static, array in zip(graph.inputs, arrays, strict=True):
-                target = static[:n] if self._batched else static
-                target.copy_(self._pinned(array), non_blocking=True)
+            for view, array in zip(graph.host_inputs, arrays, strict=True):
+                (view[:n] if self._batched else view)[...] = array  # rows past n: padding
             graph.graph.replay()
-            outs = [o[:n] if self._batched else o for o in graph.outputs]
-        else:
-            device = [self._pinned(a).to(self._device, non_blocking=True) for a in arrays]
-            outs = self._forward(device)
+            self._stream.synchronize()
+            return [(v[:n] if self._batched else v).copy() for v in graph.host_outputs]
+        device = [self._pinned(a).to(self._device, non_blocking=True) for a in arrays]
+        outs = self._forward(device)
         host = [torch.empty(o.shape, dtype=o.dtype, pin_memory=True) for o in outs]
         for h, o in zip(host, outs, strict=True):
             h.copy_(o, non_blocking=True)
-        assert self._stream is not None
         self._stream.synchronize()
         # The pinned blocks stay alive while the numpy views (the responses) do.
         return [h.numpy() for h in host]
@@ -135,7 +141,7 @@ class TorchSession:
         if not self._batched:
             graph = self._graphs.get(0)
             same = graph is not None and all(
-                tuple(s.shape) == a.shape for s, a in zip(graph.inputs, arrays, strict=True)
+                h.shape == a.shape for h, a in zip(graph.host_inputs, arrays, strict=True)
             )
             return graph if same else None
         bucket = torch_config.bucket_for(self.graph_buckets, n)
@@ -215,9 +221,11 @@ class TorchSession:
         for bucket in buckets:
             with torch.inference_mode():
                 static = self._static_inputs(bucket)
+                host_in = [torch.zeros_like(t, device="cpu").pin_memory() for t in static]
                 with torch.cuda.stream(self._stream):
                     for _ in range(_WARMUP_RUNS):
-                        self._forward(static)
+                        outs = self._forward(static)
+                host_out = [torch.empty(o.shape, dtype=o.dtype, pin_memory=True) for o in outs]
                 assert self._stream is not None
                 self._stream.synchronize()
                 graph = torch.cuda.CUDAGraph()
@@ -225,7 +233,11 @@ class TorchSession:
                     with torch.cuda.graph(
                         graph, pool=pool, stream=self._stream, capture_error_mode="thread_local"
                     ):
+                        for t, h in zip(static, host_in, strict=True):
+                            t.copy_(h, non_blocking=True)
                         outs = self._forward(static)
+                        for h, o in zip(host_out, outs, strict=True):
+                            h.copy_(o, non_blocking=True)
                 except RuntimeError as exc:  # e.g. a model that syncs with the host
                     log.warning(
                         "model %s: CUDA graph capture failed at batch %d, running eagerly: %s",
@@ -235,7 +247,9 @@ class TorchSession:
                     )
                     self._graphs.clear()
                     return
-            self._graphs[bucket] = _Graph(graph, static, outs)
+            self._graphs[bucket] = _Graph(
+                graph, [h.numpy() for h in host_in], [h.numpy() for h in host_out], static + outs
+            )
 
     def _static_inputs(self, batch: int) -> list[Any]:
         torch = self._torch
