@@ -21,11 +21,22 @@ P50_BUDGET_MS = 0.5
 BATCHING_TARGET = 5.0
 MODELS = ("resnet50_torch", "bert_torch")
 TITLES = {"resnet50_torch": "ResNet-50 FP16", "bert_torch": "BERT-base FP16 (seq 128)"}
-DEVICE_CMD = (
-    "bash bench/gpu_device.sh CARRY $OUT tests "
-    '"--steps build,ceiling" "--models resnet50_torch --steps serve,profile" '
-    '"--models bert_torch --steps serve"'
-)
+# The device calls that wrote bench/h200/ (CARRY: the wheels, cudart and libb64 .deb).
+DEVICE_CALLS = (
+    ("h200-ceiling.json (earlier run 1)",
+     'bash bench/gpu_device.sh CARRY $OUT tests "--steps build,ceiling"'),
+    ("h200-serve-<model>.json, h200-profile.json (earlier run)",
+     'bash bench/gpu_device.sh CARRY $OUT tests "--steps build" '
+     '"--models resnet50_torch --steps serve,profile" "--models bert_torch --steps serve"'),
+    ("h200-ceiling-run2.json, h200-serve-<model>-switch.json",
+     'bash bench/gpu_device.sh CARRY $OUT tests "--steps build,ceiling --tag=-run2" '
+     '"--steps serve --switch-interval 0.0002 '
+     '--levels grpc:on:1,grpc:on:64,http:on:64,grpc:off:64 --tag=-switch"'),
+    ("h200-ceiling-v2.json, h200-serve-<model>-v2.json (the current engine)",
+     'bash bench/gpu_device.sh CARRY $OUT tests "--steps build,ceiling --tag=-v2" '
+     '"--steps serve --levels grpc:on:1,grpc:on:16,grpc:on:64,grpc:on:256,'
+     'http:on:1,http:on:64,grpc:off:64,http:off:64 --tag=-v2"'),
+)  # fmt: skip
 
 
 def _load(directory: Path, name: str) -> Any:
@@ -282,14 +293,9 @@ def render(directory: Path) -> str:
         "## How to reproduce",
         "",
         "```",
-        "# on the GPU machine (no registry: carry mlinfer's wheels, see bench/gpu_device.sh)",
-        DEVICE_CMD,
-        "# what it runs, per step:",
-        "python -m bench.gpu_run --out OUT --steps build,ceiling",
-        "python -m bench.gpu_run --out OUT --models resnet50_torch --steps serve,profile",
-        "python -m bench.gpu_run --out OUT --models bert_torch --steps serve",
-        "python -m bench.gpu_run --out OUT --steps serve --switch-interval 0.0002 \\",
-        "    --levels grpc:on:1,grpc:on:64,http:on:64,grpc:off:64 --tag=-switch",
+        "# on the GPU machine (no registry: carry mlinfer's wheels, see bench/gpu_device.sh);",
+        "# each quoted string is one `python -m bench.gpu_run --out $OUT ...`",
+        *(f"# -> {files}\n{command}" for files, command in DEVICE_CALLS),
         "# the server and load generator those steps start (ports vary):",
         f"MLINFER_AUTH_MODE=disabled {server_cmd}",
         perf_cmd.replace("/root/out/", "OUT/").rsplit(" -f ", 1)[0],
