@@ -101,8 +101,10 @@ SUPPORTED_FIELDS = SUPPORTED_FIELDS | {
     )
     for f in _QUEUE_POLICY_FIELDS
 }
-SUPPORTED_PLATFORMS = ("", "onnxruntime_onnx")
-SUPPORTED_BACKENDS = ("", "onnxruntime")
+SUPPORTED_PLATFORMS = ("", "onnxruntime_onnx", "pytorch_libtorch")
+SUPPORTED_BACKENDS = ("", "onnxruntime", "pytorch")
+# Triton's file names when default_model_filename is not set.
+_MODEL_FILENAMES = {"pytorch_libtorch": "model.pt", "pytorch": "model.pt"}
 
 
 def parse_config(text: str, source: str = CONFIG_FILENAME) -> mc.ModelConfig:
@@ -164,12 +166,12 @@ def check_supported(config: mc.ModelConfig) -> None:
     if config.platform not in SUPPORTED_PLATFORMS:
         raise UnsupportedError(
             f"model '{config.name}': platform '{config.platform}' is not supported by the "
-            "embedded engine (supported: onnxruntime_onnx)"
+            f"embedded engine (supported: {', '.join(p for p in SUPPORTED_PLATFORMS if p)})"
         )
     if config.backend not in SUPPORTED_BACKENDS:
         raise UnsupportedError(
             f"model '{config.name}': backend '{config.backend}' is not supported by the "
-            "embedded engine (supported: onnxruntime)"
+            f"embedded engine (supported: {', '.join(b for b in SUPPORTED_BACKENDS if b)})"
         )
     bad = unsupported_fields(config)
     if bad:
@@ -224,7 +226,19 @@ def _ints_from_strings(message: Message, data: dict[str, Any]) -> dict[str, Any]
 
 
 def _is_repeated(descriptor: Any) -> bool:
+    # protobuf >= 6.31 has is_repeated; protobuf 7 removed FieldDescriptor.label.
+    if hasattr(descriptor, "is_repeated"):
+        return bool(descriptor.is_repeated)
     return bool(descriptor.label == descriptor.LABEL_REPEATED)
+
+
+def model_filename(config: mc.ModelConfig) -> str:
+    """The model file in each version directory: ``default_model_filename`` or the platform's."""
+    if config.default_model_filename:
+        return str(config.default_model_filename)
+    return _MODEL_FILENAMES.get(config.platform) or _MODEL_FILENAMES.get(
+        config.backend, "model.onnx"
+    )
 
 
 def parameter(config: mc.ModelConfig, key: str, default: str = "") -> str:

@@ -8,9 +8,7 @@ from pathlib import Path
 from tritonclient.grpc import model_config_pb2 as mc
 
 from mlinfer.core.errors import ModelLoadError, ModelNotFoundError
-from mlinfer.core.model_config import read_config
-
-DEFAULT_MODEL_FILENAME = "model.onnx"
+from mlinfer.core.model_config import model_filename, read_config
 
 
 @dataclass(frozen=True)
@@ -68,7 +66,7 @@ class ModelRepository:
 
     @staticmethod
     def _available_versions(directory: Path, config: mc.ModelConfig) -> dict[int, Path]:
-        filename = config.default_model_filename or DEFAULT_MODEL_FILENAME
+        filename = model_filename(config)
         versions: dict[int, Path] = {}
         for child in directory.iterdir():
             if child.is_dir() and child.name.isdigit() and (child / filename).is_file():

@@ -4,21 +4,18 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import re
 import time
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 import numpy as np
-import onnxruntime as ort
 from numpy.typing import NDArray
-from onnxruntime.capi.onnxruntime_pybind11_state import InvalidArgument as OrtInvalidArgument
 from opentelemetry import trace
 from tritonclient.grpc import model_config_pb2 as mc
 from tritonclient.grpc import service_pb2 as pb
 
-from mlinfer.backends.embedded import onnx_session
+from mlinfer.backends.embedded.session import ModelInputError, Session, open_sessions
 from mlinfer.batching.queue import PendingRequest, PriorityQueue, ShapeKey
 from mlinfer.batching.scheduler import BatchingPolicy, Scheduler
 from mlinfer.core import datatypes
@@ -44,14 +41,14 @@ class LoadedVersion:
         self,
         spec: ModelSpec,
         version: int,
-        sessions: list[ort.InferenceSession],
+        sessions: Sequence[Session],
         tracer: trace.Tracer | None = None,
     ) -> None:
         self.spec = spec
         self._tracer = tracer or trace.NoOpTracer()
         self.version = version
         self.stats = ModelStats(spec.name, str(version))
-        self._sessions = sessions
+        self._sessions = list(sessions)
         self._output_names = [o.name for o in spec.outputs]
         self._input_reshape = {
             t.name: tuple(int(d) for d in t.reshape.shape)
@@ -72,15 +69,14 @@ class LoadedVersion:
         intra_op_threads: int,
         tracer: trace.Tracer | None = None,
     ) -> LoadedVersion:
-        """Create one session per instance, check the config against the graph, warm up."""
-        places = onnx_session.placements(config, default_providers)
-        sessions = [
-            onnx_session.create_session(model_path, config, p, intra_op_threads) for p in places
-        ]
-        onnx_session.complete_config(config, sessions[0])
-        onnx_session.check_against_graph(config, sessions[0])
+        """Open one session per instance (the runtime checks config vs model), warm up."""
+        sessions = open_sessions(config, model_path, default_providers, intra_op_threads)
         loaded = cls(spec_for(config), version, sessions, tracer)
-        loaded.warm_up()
+        try:
+            loaded.warm_up()
+        except BaseException:
+            loaded.close()
+            raise
         return loaded
 
     @property
@@ -109,6 +105,11 @@ class LoadedVersion:
     async def stop(self, grace_s: float | None) -> None:
         if self._scheduler is not None:
             await self._scheduler.drain_and_stop(grace_s)
+        self.close()
+
+    def close(self) -> None:
+        for session in self._sessions:
+            session.close()
 
     async def infer(self, request: InferRequest, batch_size: int) -> InferResponse:
         assert self._scheduler is not None, "start() the model before inferring"
@@ -157,16 +158,12 @@ class LoadedVersion:
         }
         t1 = time.perf_counter_ns()
         try:
-            outputs = self._sessions[instance].run(self._output_names, feeds)
-        except OrtInvalidArgument as exc:
+            outputs = self._sessions[instance].run(feeds)
+        except ModelInputError as exc:
             if len(batch) > 1:
                 # One bad request must not fail the others batched with it: run each alone.
                 return [self._run_batch(instance, [p])[0] for p in batch]
-            return [
-                InvalidInputError(
-                    f"model '{self.spec.name}' rejected the input: {_ort_message(exc)}"
-                )
-            ]
+            return [InvalidInputError(f"model '{self.spec.name}' rejected the input: {exc}")]
         t2 = time.perf_counter_ns()
         results = self._split(batch, outputs)
         t3 = time.perf_counter_ns()
@@ -183,15 +180,13 @@ class LoadedVersion:
     def _feed(self, name: str, requests: Sequence[InferRequest]) -> NDArray[Any]:
         parts = [next(t.data for t in r.inputs if t.name == name) for r in requests]
         array = parts[0] if len(parts) == 1 else np.concatenate(parts, axis=0)
-        if array.dtype == np.object_:
-            array = _strings_for_ort(name, array)
         reshape = self._input_reshape.get(name)
         if reshape is not None:
             lead = (array.shape[0],) if self.spec.batched else ()
             array = array.reshape(lead + reshape)
         return array
 
-    def _split(self, batch: Sequence[PendingRequest], outputs: list[Any]) -> list[Any]:
+    def _split(self, batch: Sequence[PendingRequest], outputs: Sequence[Any]) -> list[Any]:
         results: list[Any] = []
         offset = 0
         for pending in batch:
@@ -253,18 +248,12 @@ class LoadedVersion:
                 feeds[name] = _warmup_array(dtype, shape, data.random_data)
             for session in self._sessions:
                 for _ in range(max(warmup.count, 1)):
-                    session.run(self._output_names, feeds)
+                    session.run(feeds)
             log.info("model %s: warmup '%s' done", self.label, warmup.name)
 
     def statistics(self) -> pb.ModelStatistics:
         self.stats.pending = self.pending
         return self.stats.to_proto()
-
-
-def _ort_message(exc: Exception) -> str:
-    """The useful part of an ONNX Runtime error (after 'Status Message:'), without colours."""
-    text = re.sub(r"\x1b\[[0-9;]*m", "", str(exc)).splitlines()[0]
-    return text.split("Status Message: ", 1)[-1].strip()
 
 
 def _input_names(pending: PendingRequest) -> list[str]:
@@ -274,19 +263,6 @@ def _input_names(pending: PendingRequest) -> list[str]:
 def _shape_key(request: InferRequest) -> ShapeKey:
     # Batch only requests whose per-item shapes match (Triton: no ragged batching).
     return tuple(sorted((t.name, t.datatype, t.shape[1:]) for t in request.inputs))
-
-
-def _strings_for_ort(name: str, array: NDArray[Any]) -> NDArray[Any]:
-    out = np.empty(array.shape, dtype=np.object_)
-    try:
-        out.reshape(-1)[:] = [
-            v.decode() if isinstance(v, bytes) else str(v) for v in array.reshape(-1)
-        ]
-    except UnicodeDecodeError:
-        raise InvalidInputError(
-            f"BYTES input '{name}' must hold UTF-8 text: ONNX string tensors are text"
-        ) from None
-    return out
 
 
 def _strings_to_bytes(array: NDArray[Any]) -> NDArray[Any]:

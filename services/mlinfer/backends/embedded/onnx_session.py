@@ -3,16 +3,21 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+import re
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import onnxruntime as ort
+from numpy.typing import NDArray
+from onnxruntime.capi.onnxruntime_pybind11_state import InvalidArgument as OrtInvalidArgument
 from tritonclient.grpc import model_config_pb2 as mc
 
+from mlinfer.backends.embedded.session import ModelInputError
 from mlinfer.core import datatypes
-from mlinfer.core.errors import ModelLoadError
+from mlinfer.core.errors import InvalidInputError, ModelLoadError
 from mlinfer.core.model_config import parameter
 
 log = logging.getLogger("mlinfer.onnxruntime")
@@ -45,6 +50,63 @@ class GraphTensor:
 @dataclass(frozen=True)
 class InstancePlacement:
     providers: list[Any]  # names or (name, options) tuples, as ORT takes them
+
+
+class OnnxSession:
+    """One ONNX Runtime session as an engine :class:`~mlinfer.backends.embedded.session.Session`."""
+
+    def __init__(self, session: ort.InferenceSession, output_names: Sequence[str]) -> None:
+        self._session = session
+        self._output_names = list(output_names)
+
+    def run(self, feeds: Mapping[str, NDArray[Any]]) -> list[NDArray[Any]]:
+        prepared = {
+            name: _strings_for_ort(name, a) if a.dtype == np.object_ else a
+            for name, a in feeds.items()
+        }
+        try:
+            return list(self._session.run(self._output_names, prepared))
+        except OrtInvalidArgument as exc:
+            raise ModelInputError(_ort_message(exc)) from None
+
+    def close(self) -> None:
+        return None
+
+
+def open_sessions(
+    config: mc.ModelConfig,
+    model_path: Path,
+    default_providers: Sequence[str],
+    intra_op_threads: int,
+) -> list[OnnxSession]:
+    """One session per instance; the config is completed from and checked against the graph."""
+    sessions = [
+        create_session(model_path, config, p, intra_op_threads)
+        for p in placements(config, default_providers)
+    ]
+    complete_config(config, sessions[0])
+    check_against_graph(config, sessions[0])
+    names = [o.name for o in config.output]
+    return [OnnxSession(s, names) for s in sessions]
+
+
+def _ort_message(exc: Exception) -> str:
+    """The useful part of an ONNX Runtime error (after 'Status Message:'), without colours."""
+    text = re.sub(r"\x1b\[[0-9;]*m", "", str(exc)).splitlines()[0]
+    return text.split("Status Message: ", 1)[-1].strip()
+
+
+def _strings_for_ort(name: str, array: NDArray[Any]) -> NDArray[Any]:
+    out = np.empty(array.shape, dtype=np.object_)
+    try:
+        out.reshape(-1)[:] = [
+            v.decode() if isinstance(v, bytes) else str(v) for v in array.reshape(-1)
+        ]
+    except UnicodeDecodeError:
+        raise InvalidInputError(
+            f"BYTES input '{name}' must hold UTF-8 text: ONNX string tensors are text"
+        ) from None
+    return out
 
 
 def graph_tensors(nodes: Sequence[Any]) -> list[GraphTensor]:
