@@ -209,10 +209,13 @@ class Scheduler:
         return batch, total, False
 
     def _drop_cancelled(self) -> None:
-        for pending in [p for p in self._queue.in_order() if p.future.done()]:
+        dropped = [p for p in self._queue.in_order() if p.future.done()]
+        for pending in dropped:
             self._queue.remove(pending)
             if pending.timer is not None:
                 pending.timer.cancel()
+        if dropped:
+            self._note_idle()  # else a stop waits for a request nobody wants any more
 
     async def _execute(self, instance: int, batch: list[PendingRequest]) -> None:
         dispatch_ns = time.monotonic_ns()
