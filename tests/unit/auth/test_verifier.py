@@ -155,6 +155,16 @@ async def test_header_without_an_algorithm_is_named(secret: str) -> None:
     assert message == "token algorithm 'None' is not accepted"
 
 
+async def test_not_yet_valid_token(secret: str) -> None:
+    message = await _refusal(_verifier(secret), _hs(secret, nbf=int(time.time()) + 600))
+    assert message == "token not yet valid (nbf/iat in the future)"
+
+
+async def test_signed_payload_that_is_not_json_is_malformed(secret: str) -> None:
+    token = jwt.api_jws.encode(b"not json", secret, algorithm="HS256")
+    assert await _refusal(_verifier(secret), token) == "malformed token"
+
+
 async def test_other_claim_errors_are_named_by_type(secret: str) -> None:
     message = await _refusal(_verifier(secret), _hs(secret, iat="yesterday"))
     assert message == "invalid token (InvalidIssuedAtError)"

@@ -120,3 +120,14 @@ def test_timeout_override() -> None:
     assert QueuePolicy(default_timeout_us=10, allow_timeout_override=True).timeout_us(3) == 3
     assert QueuePolicy(default_timeout_us=10, allow_timeout_override=False).timeout_us(3) == 10
     assert QueuePolicy(default_timeout_us=10, allow_timeout_override=True).timeout_us(0) == 10
+
+
+@pytest.mark.parametrize("level", [0, 4])
+async def test_a_level_the_queue_does_not_serve_is_refused_not_parked(level: int) -> None:
+    queue = PriorityQueue(levels=3)
+    # A request parked at a level in_order() never visits would wait forever.
+    with pytest.raises(KeyError):
+        queue.push(_pending(level, "lost"))
+    with pytest.raises(KeyError):
+        queue.policy(level)
+    assert len(queue) == 0

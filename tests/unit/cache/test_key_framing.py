@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import hashlib
+import struct
+
 import numpy as np
 import pytest
+import xxhash
 
 from mlinfer.cache import key as key_module
 from mlinfer.cache.key import default_key_hash, make_key
@@ -74,10 +78,64 @@ def test_default_hash_is_xxh3_when_available(monkeypatch: pytest.MonkeyPatch) ->
     monkeypatch.setattr(key_module, "_xxhash", None)
     assert default_key_hash() == "blake2b"
     assert make_key(request, "1").digest == _digest(request, algorithm="blake2b")
-    with pytest.raises(RuntimeError, match="cache key hash 'xxh3_128' needs the 'xxhash' package"):
+    needs = r"^cache key hash 'xxh3_128' needs the 'xxhash' package$"
+    with pytest.raises(RuntimeError, match=needs):
         _digest(request, algorithm="xxh3_128")
 
 
 def test_unknown_hash_is_named() -> None:
-    with pytest.raises(ValueError, match="unknown cache key hash 'md5'"):
+    unknown = r"^unknown cache key hash 'md5' \(expected xxh3_128 or blake2b\)$"
+    with pytest.raises(ValueError, match=unknown):
         _digest(_request(None), algorithm="md5")
+
+
+def _framed(text: str) -> bytes:
+    raw = text.encode()
+    return struct.pack("<I", len(raw)) + raw
+
+
+def _layout(algorithm: str, outputs: bytes) -> bytes:
+    """The key's preimage written out from its documented layout (KEY_FORMAT 1)."""
+    words = struct.pack("<I", 2) + b"hi" + struct.pack("<I", 0)
+    pixels = np.array([[1.0, -2.0]], np.float32).tobytes()
+    return b"".join(
+        [
+            _framed(f"mlinfer-response-cache-key/1/{algorithm}"),
+            _framed("clf"),
+            _framed("3"),
+            struct.pack("<I", 2),  # inputs, sorted by name
+            _framed("a_pixels"), _framed("FP32"), struct.pack("<I", 2),
+            struct.pack("<qq", 1, 2), struct.pack("<Q", len(pixels)), pixels,
+            _framed("b_words"), _framed("BYTES"), struct.pack("<I", 1),
+            struct.pack("<q", 2), struct.pack("<Q", len(words)), words,
+            outputs,
+        ]
+    )
+
+
+def _layout_request(outputs: list[RequestedOutput] | None) -> InferRequest:
+    words = Tensor("b_words", "BYTES", (2,), np.array([b"hi", b""], dtype=np.object_))
+    pixels = Tensor("a_pixels", "FP32", (1, 2), np.array([[1.0, -2.0]], np.float32))
+    return InferRequest("clf", [words, pixels], outputs=outputs)
+
+
+@pytest.mark.parametrize(
+    ("outputs", "encoded"),
+    [
+        (None, b"\x00"),
+        (
+            [RequestedOutput("scores", class_count=2), RequestedOutput("raw", class_count=-1)],
+            b"\x01" + struct.pack("<I", 2) + _framed("scores") + struct.pack("<Q", 2)
+            + _framed("raw") + struct.pack("<Q", 0),
+        ),
+    ],
+)
+def test_key_layout_is_the_documented_one(
+    outputs: list[RequestedOutput] | None, encoded: bytes
+) -> None:
+    # Stored keys outlive a process (Redis): a layout change must come with a KEY_FORMAT bump.
+    request = _layout_request(outputs)
+    blake = hashlib.blake2b(_layout("blake2b", encoded), digest_size=16).hexdigest()
+    assert _digest(request, version="3", algorithm="blake2b") == blake
+    xxh = xxhash.xxh3_128(_layout("xxh3_128", encoded)).hexdigest()
+    assert _digest(request, version="3", algorithm="xxh3_128") == xxh

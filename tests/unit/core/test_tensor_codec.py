@@ -133,3 +133,31 @@ def test_numeric_output_to_json_is_flat_python_values() -> None:
     values = tensor_to_list(Tensor("y", "FP32", (2, 2), data))
     assert values == [1.5, 2.0, 3.0, -4.25]
     assert all(type(v) is float for v in values)
+
+
+def test_errors_name_the_input_whichever_path_decodes_it() -> None:
+    with pytest.raises(InvalidInputError, match=r"^unexpected shape for input 'img'"):
+        tensor_from_bytes("img", "FP32", [-1], b"")
+    with pytest.raises(InvalidInputError, match=r"^unexpected shape for input 'img'"):
+        tensor_from_list("img", "FP32", [2, -2], [])
+    with pytest.raises(InvalidInputError, match=r"BYTES data for input 'words'"):
+        tensor_from_bytes("words", "BYTES", [1], b"\x05\x00\x00\x00ab")
+
+
+def test_non_text_bytes_element_names_its_type() -> None:
+    message = "unable to parse 'data' of input 's' as BYTES: expected a string element, got int"
+    with pytest.raises(InvalidInputError, match=f"^{re.escape(message)}$"):
+        tensor_from_list("s", "BYTES", [2], ["a", 5])
+
+
+def test_from_list_result_is_named_typed_and_shaped() -> None:
+    tensor = tensor_from_list("ids", "INT64", [1, 3], [7, 8, 9])
+    assert (tensor.name, tensor.datatype, tensor.shape) == ("ids", "INT64", (1, 3))
+    assert tensor.data.shape == (1, 3) and tensor.data.dtype == np.int64
+
+
+def test_to_bytes_is_a_view_of_unsigned_bytes() -> None:
+    data = np.array([-1, 255 << 8], dtype=np.int32)
+    raw = memoryview(tensor_to_bytes(Tensor("x", "INT32", (2,), data)))
+    assert raw.format == "B" and raw.nbytes == 8
+    assert list(raw) == list(data.tobytes())  # 255, not -1, for the high bytes
