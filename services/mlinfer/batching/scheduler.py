@@ -251,9 +251,17 @@ class Scheduler:
     def _timed_run(self, instance: int, batch: Sequence[PendingRequest]) -> Sequence[Any]:
         start = time.perf_counter_ns()
         try:
-            return self._run_batch(instance, batch)
+            results = self._run_batch(instance, batch)
         finally:
             self._inline.observe(time.perf_counter_ns() - start)
+        if len(results) != len(batch):
+            # Pairing results with requests would fail outside any handler and kill the
+            # worker, leaving the batch's requests waiting forever.
+            raise MLInferError(
+                f"model runner for '{self._label}' returned {len(results)} results for "
+                f"{len(batch)} requests"
+            )
+        return results
 
     def _note_idle(self) -> None:
         if not len(self._queue) and not self._executing:

@@ -329,3 +329,30 @@ def test_inline_policy_average_and_warmup() -> None:
     for _ in range(16):
         edge.observe(500)
     assert edge.enabled  # exactly at the limit still counts as cheap
+
+
+@pytest.mark.parametrize("inline", [False, True])
+async def test_a_runner_returning_the_wrong_number_of_results_fails_that_batch(
+    inline: bool,
+) -> None:
+    calls: list[int] = []
+
+    def runner(instance: int, batch: Sequence[PendingRequest]) -> list[Any]:
+        calls.append(len(batch))
+        return [] if batch[0].request.id == "short" else ["ok"] * len(batch)
+
+    s = Scheduler(
+        "m:1",
+        BatchingPolicy(max_batch_size=1, dynamic=True),
+        PriorityQueue(),
+        1,
+        runner,
+        inline_max_ns=10**12 if inline else 0,
+    )
+    s.start()
+    for i in range(16 if inline else 0):  # past the warm-up, batches run on the loop
+        await s.submit(_request(f"warm{i}"), 1, KEY).future
+    with pytest.raises(MLInferError, match=r"^model runner for 'm:1' returned 0 results for 1"):
+        await s.submit(_request("short"), 1, KEY).future
+    assert await s.submit(_request("after"), 1, KEY).future == "ok"  # the worker lives on
+    await s.drain_and_stop()
