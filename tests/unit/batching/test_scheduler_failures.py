@@ -352,7 +352,145 @@ async def test_a_runner_returning_the_wrong_number_of_results_fails_that_batch(
     s.start()
     for i in range(16 if inline else 0):  # past the warm-up, batches run on the loop
         await s.submit(_request(f"warm{i}"), 1, KEY).future
-    with pytest.raises(MLInferError, match=r"^model runner for 'm:1' returned 0 results for 1"):
+    with pytest.raises(MLInferError, match=r"^model runner for 'm:1' returned 0 results for 1 requests$"):
         await s.submit(_request("short"), 1, KEY).future
     assert await s.submit(_request("after"), 1, KEY).future == "ok"  # the worker lives on
+    await s.drain_and_stop()
+
+
+async def test_stop_without_grace_finishes_everything_queued() -> None:
+    runner = Runner(open_gate=False)
+    s = _scheduler(runner, BatchingPolicy(max_batch_size=1, dynamic=True))
+    futures = [s.submit(_request(f"r{i}"), 1, KEY).future for i in range(4)]
+    await runner.wait_started()
+    stopping = asyncio.create_task(s.drain_and_stop(grace_s=None))
+    await asyncio.sleep(0)
+    runner.gate.set()
+    # Between two batches nothing executes while requests are still queued: not idle yet.
+    assert await asyncio.gather(*futures) == [f"out-r{i}" for i in range(4)]
+    await stopping
+
+
+async def test_a_request_cancelled_while_its_batch_runs_does_not_hold_up_the_others() -> None:
+    started = threading.Semaphore(0)
+    release = [threading.Event(), threading.Event()]
+    batches: list[list[str]] = []
+
+    def runner(instance: int, batch: Sequence[PendingRequest]) -> list[Any]:
+        call = len(batches)
+        batches.append([p.request.id for p in batch])
+        started.release()
+        release[call].wait()  # each batch waits for its own go
+        return [f"out-{p.request.id}" for p in batch]
+
+    s = Scheduler("m:1", BatchingPolicy(max_batch_size=8, dynamic=True), PriorityQueue(), 1, runner)
+    s.start()
+    blocker = s.submit(_request("busy"), 1, KEY).future
+    await asyncio.to_thread(started.acquire)
+    first, second = (s.submit(_request(rid), 1, KEY).future for rid in ("first", "second"))
+    release[0].set()
+    await blocker
+    await asyncio.to_thread(started.acquire)  # "first" and "second" run together now
+    first.cancel()
+    release[1].set()
+    assert await second == "out-second"
+    assert batches == [["busy"], ["first", "second"]]
+    await s.drain_and_stop()
+
+
+async def test_executing_counts_every_instance() -> None:
+    runner = Runner(open_gate=False)
+    s = _scheduler(runner, BatchingPolicy(max_batch_size=1, dynamic=True), instances=2)
+    futures = [s.submit(_request(f"r{i}"), 1, KEY).future for i in range(2)]
+    await runner.wait_started()
+    await runner.wait_started()
+    assert s.pending == 2  # both instances busy, nothing queued
+    runner.gate.set()
+    await asyncio.gather(*futures)
+    assert s.pending == 0
+    await s.drain_and_stop(grace_s=None)
+
+
+async def test_batches_run_on_the_models_own_named_threads_which_stop_with_it() -> None:
+    names: list[str] = []
+
+    def runner(instance: int, batch: Sequence[PendingRequest]) -> list[Any]:
+        names.append(threading.current_thread().name)
+        return ["ok"] * len(batch)
+
+    s = Scheduler("m:1", BatchingPolicy(max_batch_size=1, dynamic=True), PriorityQueue(), 1, runner)
+    s.start()
+    assert [w.get_name() for w in s._workers] == ["m:1-instance-0"]
+    await s.submit(_request("a"), 1, KEY).future
+    assert names[0].startswith("mlinfer-m:1")
+    await s.drain_and_stop()
+    assert not [t for t in threading.enumerate() if t.name.startswith("mlinfer-m:1")]
+
+
+async def test_inline_batches_are_told_their_instance() -> None:
+    runner = Runner()
+    s = _scheduler(runner, BatchingPolicy(max_batch_size=1, dynamic=True), inline_max_ns=10**12)
+    for i in range(20):
+        await s.submit(_request(f"r{i}"), 1, KEY).future
+    assert threading.get_ident() in runner.threads  # some ran on the loop
+    assert set(runner.instances) == {0}
+    await s.drain_and_stop()
+
+
+async def test_a_queue_delay_that_runs_out_dispatches_what_is_there() -> None:
+    runner = Runner()
+    delay_ns = 20_000_000  # long enough that the batcher really waits, then times out
+    s = _scheduler(runner, BatchingPolicy(max_batch_size=8, dynamic=True,
+                                          max_queue_delay_ns=delay_ns))
+    pending = s.submit(_request("alone"), 1, KEY)
+    assert await pending.future == "out-alone"
+    assert pending.dispatch_ns - pending.enqueue_ns >= delay_ns
+    await s.drain_and_stop()
+
+
+async def test_a_timer_firing_for_a_cancelled_request_changes_nothing() -> None:
+    loop = asyncio.get_running_loop()
+    errors: list[dict[str, Any]] = []
+    loop.set_exception_handler(lambda _loop, context: errors.append(context))
+    try:
+        runner = Runner(open_gate=False)
+        policy = QueuePolicy(default_timeout_us=1000)
+        s = _scheduler(
+            runner, BatchingPolicy(max_batch_size=1, dynamic=True),
+            PriorityQueue(default_policy=policy),
+        )
+        blocker = s.submit(_request("busy"), 1, KEY).future
+        await runner.wait_started()
+        gone = s.submit(_request("gone"), 1, KEY)
+        gone.future.cancel()
+        await _until(lambda: gone.timer is None)  # its timeout fired while it was queued
+        assert len(s._queue) == 1  # still queued: the worker drops it, the timer does not
+        runner.gate.set()
+        await blocker
+        await s.drain_and_stop()
+        assert errors == []
+    finally:
+        loop.set_exception_handler(None)
+
+
+async def test_queue_timeout_message() -> None:
+    runner = Runner(open_gate=False)
+    s = _scheduler(
+        runner, BatchingPolicy(max_batch_size=1, dynamic=True),
+        PriorityQueue(default_policy=QueuePolicy(default_timeout_us=1000)),
+    )
+    blocker = s.submit(_request("busy"), 1, KEY)
+    await runner.wait_started()
+    with pytest.raises(MLInferError, match=r"^Request timeout expired$"):
+        await s.submit(_request("late"), 1, KEY).future
+    runner.gate.set()
+    await blocker.future
+    await s.drain_and_stop()
+
+
+async def test_a_scheduler_refuses_work_before_start_and_stops_unstarted() -> None:
+    s = Scheduler("m:1", BatchingPolicy(max_batch_size=1, dynamic=True), PriorityQueue(), 1,
+                  Runner())
+    with pytest.raises(ModelNotReadyError):
+        s.submit(_request("early"), 1, KEY)
     await s.drain_and_stop()
