@@ -83,9 +83,7 @@ async def test_models_claim_as_a_list_keeps_only_strings(secret: str) -> None:
 
 
 async def test_models_claim_of_another_type_falls_back_to_the_configuration(secret: str) -> None:
-    verifier = _verifier(
-        secret, model_access={"alice": ("mapped",)}, default_models=("fallback",)
-    )
+    verifier = _verifier(secret, model_access={"alice": ("mapped",)}, default_models=("fallback",))
     assert (await verifier.verify(_hs(secret, models=42))).models == ("mapped",)
     assert (await verifier.verify(_hs(secret, sub="bob", models=42))).models == ("fallback",)
     # An empty claim is an answer of its own: no models, not the configured fallback.

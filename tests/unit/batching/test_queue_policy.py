@@ -51,7 +51,9 @@ def test_levels_default_level_and_policies_come_from_config() -> None:
     assert queue.levels == 3
     assert queue.default_level == 2
     assert queue.policy(2) == QueuePolicy(
-        max_queue_size=4, default_timeout_us=2500, allow_timeout_override=True,
+        max_queue_size=4,
+        default_timeout_us=2500,
+        allow_timeout_override=True,
         delay_on_timeout=True,
     )
     assert queue.policy(1) == QueuePolicy(max_queue_size=1, delay_on_timeout=False)
@@ -102,8 +104,9 @@ async def test_max_queue_size_is_per_level() -> None:
 
 async def test_order_is_by_level_then_arrival_then_delayed() -> None:
     queue = PriorityQueue(levels=2)
-    low, high, late, high2 = (_pending(lvl, rid) for lvl, rid in
-                              [(2, "low"), (1, "high"), (1, "late"), (1, "high2")])
+    low, high, late, high2 = (
+        _pending(lvl, rid) for lvl, rid in [(2, "low"), (1, "high"), (1, "late"), (1, "high2")]
+    )
     for p in (low, high, late, high2):
         queue.push(p)
     queue.delay(late)

@@ -274,8 +274,9 @@ async def test_pending_counts_queued_and_executing_and_dispatch_is_reported() ->
 
 async def test_each_instance_runs_its_own_batch_on_a_thread() -> None:
     runner = Runner(open_gate=False)
-    s = _scheduler(runner, BatchingPolicy(max_batch_size=1, dynamic=True), instances=2,
-                   inline_max_ns=10**9)
+    s = _scheduler(
+        runner, BatchingPolicy(max_batch_size=1, dynamic=True), instances=2, inline_max_ns=10**9
+    )
     futures = [s.submit(_request(f"r{i}"), 1, KEY).future for i in range(2)]
     await runner.wait_started()
     await runner.wait_started()  # both run at once: two instances
@@ -352,7 +353,8 @@ async def test_a_runner_returning_the_wrong_number_of_results_fails_that_batch(
     s.start()
     for i in range(16 if inline else 0):  # past the warm-up, batches run on the loop
         await s.submit(_request(f"warm{i}"), 1, KEY).future
-    with pytest.raises(MLInferError, match=r"^model runner for 'm:1' returned 0 results for 1 requests$"):
+    wrong = r"^model runner for 'm:1' returned 0 results for 1 requests$"
+    with pytest.raises(MLInferError, match=wrong):
         await s.submit(_request("short"), 1, KEY).future
     assert await s.submit(_request("after"), 1, KEY).future == "ok"  # the worker lives on
     await s.drain_and_stop()
@@ -440,8 +442,9 @@ async def test_inline_batches_are_told_their_instance() -> None:
 async def test_a_queue_delay_that_runs_out_dispatches_what_is_there() -> None:
     runner = Runner()
     delay_ns = 20_000_000  # long enough that the batcher really waits, then times out
-    s = _scheduler(runner, BatchingPolicy(max_batch_size=8, dynamic=True,
-                                          max_queue_delay_ns=delay_ns))
+    s = _scheduler(
+        runner, BatchingPolicy(max_batch_size=8, dynamic=True, max_queue_delay_ns=delay_ns)
+    )
     pending = s.submit(_request("alone"), 1, KEY)
     assert await pending.future == "out-alone"
     assert pending.dispatch_ns - pending.enqueue_ns >= delay_ns
@@ -456,7 +459,8 @@ async def test_a_timer_firing_for_a_cancelled_request_changes_nothing() -> None:
         runner = Runner(open_gate=False)
         policy = QueuePolicy(default_timeout_us=1000)
         s = _scheduler(
-            runner, BatchingPolicy(max_batch_size=1, dynamic=True),
+            runner,
+            BatchingPolicy(max_batch_size=1, dynamic=True),
             PriorityQueue(default_policy=policy),
         )
         blocker = s.submit(_request("busy"), 1, KEY).future
@@ -476,7 +480,8 @@ async def test_a_timer_firing_for_a_cancelled_request_changes_nothing() -> None:
 async def test_queue_timeout_message() -> None:
     runner = Runner(open_gate=False)
     s = _scheduler(
-        runner, BatchingPolicy(max_batch_size=1, dynamic=True),
+        runner,
+        BatchingPolicy(max_batch_size=1, dynamic=True),
         PriorityQueue(default_policy=QueuePolicy(default_timeout_us=1000)),
     )
     blocker = s.submit(_request("busy"), 1, KEY)
@@ -489,8 +494,9 @@ async def test_queue_timeout_message() -> None:
 
 
 async def test_a_scheduler_refuses_work_before_start_and_stops_unstarted() -> None:
-    s = Scheduler("m:1", BatchingPolicy(max_batch_size=1, dynamic=True), PriorityQueue(), 1,
-                  Runner())
+    s = Scheduler(
+        "m:1", BatchingPolicy(max_batch_size=1, dynamic=True), PriorityQueue(), 1, Runner()
+    )
     with pytest.raises(ModelNotReadyError):
         s.submit(_request("early"), 1, KEY)
     await s.drain_and_stop()

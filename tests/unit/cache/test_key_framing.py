@@ -104,10 +104,18 @@ def _layout(algorithm: str, outputs: bytes) -> bytes:
             _framed("clf"),
             _framed("3"),
             struct.pack("<I", 2),  # inputs, sorted by name
-            _framed("a_pixels"), _framed("FP32"), struct.pack("<I", 2),
-            struct.pack("<qq", 1, 2), struct.pack("<Q", len(pixels)), pixels,
-            _framed("b_words"), _framed("BYTES"), struct.pack("<I", 1),
-            struct.pack("<q", 2), struct.pack("<Q", len(words)), words,
+            _framed("a_pixels"),
+            _framed("FP32"),
+            struct.pack("<I", 2),
+            struct.pack("<qq", 1, 2),
+            struct.pack("<Q", len(pixels)),
+            pixels,
+            _framed("b_words"),
+            _framed("BYTES"),
+            struct.pack("<I", 1),
+            struct.pack("<q", 2),
+            struct.pack("<Q", len(words)),
+            words,
             outputs,
         ]
     )
@@ -125,8 +133,12 @@ def _layout_request(outputs: list[RequestedOutput] | None) -> InferRequest:
         (None, b"\x00"),
         (
             [RequestedOutput("scores", class_count=2), RequestedOutput("raw", class_count=-1)],
-            b"\x01" + struct.pack("<I", 2) + _framed("scores") + struct.pack("<Q", 2)
-            + _framed("raw") + struct.pack("<Q", 0),
+            b"\x01"
+            + struct.pack("<I", 2)
+            + _framed("scores")
+            + struct.pack("<Q", 2)
+            + _framed("raw")
+            + struct.pack("<Q", 0),
         ),
     ],
 )
