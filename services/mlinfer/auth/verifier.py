@@ -81,6 +81,8 @@ class JwtVerifier:
             raise UnauthenticatedError(
                 f"wrong issuer: expected '{echo(config.jwt_issuer)}'"
             ) from None
+        except jwt.exceptions.InvalidSubjectError:
+            raise UnauthenticatedError("token 'sub' claim must be a string") from None
         except jwt.MissingRequiredClaimError as exc:
             raise UnauthenticatedError(f"token has no '{echo(exc.claim)}' claim") from None
         except jwt.InvalidSignatureError:

@@ -211,10 +211,13 @@ class Scheduler:
         return batch, total, False
 
     def _drop_cancelled(self) -> None:
-        for pending in [p for p in self._queue.in_order() if p.future.done()]:
+        dropped = [p for p in self._queue.in_order() if p.future.done()]
+        for pending in dropped:
             self._queue.remove(pending)
             if pending.timer is not None:
                 pending.timer.cancel()
+        if dropped:
+            self._note_idle()  # else a stop waits for a request nobody wants any more
 
     async def _execute(self, instance: int, batch: list[PendingRequest]) -> None:
         dispatch_ns = time.monotonic_ns()
@@ -253,9 +256,17 @@ class Scheduler:
     def _timed_run(self, instance: int, batch: Sequence[PendingRequest]) -> Sequence[Any]:
         start = time.perf_counter_ns()
         try:
-            return self._run_batch(instance, batch)
+            results = self._run_batch(instance, batch)
         finally:
             self._inline.observe(time.perf_counter_ns() - start)
+        if len(results) != len(batch):
+            # Pairing results with requests would fail outside any handler and kill the
+            # worker, leaving the batch's requests waiting forever.
+            raise MLInferError(
+                f"model runner for '{self._label}' returned {len(results)} results for "
+                f"{len(batch)} requests"
+            )
+        return results
 
     def _note_idle(self) -> None:
         if not len(self._queue) and not self._executing:

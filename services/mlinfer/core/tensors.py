@@ -60,7 +60,7 @@ def tensor_from_list(name: str, datatype: str, shape: Sequence[int], values: Any
         if dtype.name == "BYTES":
             flat = _flatten(values)
             array: NDArray[Any] = np.empty(len(flat), dtype=np.object_)
-            array[:] = [v.encode() if isinstance(v, str) else bytes(v) for v in flat]
+            array[:] = [_element_bytes(v) for v in flat]
         else:
             array = np.asarray(values, dtype=dtype.numpy).reshape(-1)
     except (TypeError, ValueError, OverflowError) as exc:
@@ -73,6 +73,15 @@ def tensor_from_list(name: str, datatype: str, shape: Sequence[int], values: Any
             f"expecting {count} for shape {list(dims)}"
         )
     return Tensor(name, dtype.name, dims, array.reshape(dims))
+
+
+def _element_bytes(value: Any) -> bytes:
+    # bytes(5) would be five zero bytes: a number is not a string element.
+    if isinstance(value, str):
+        return value.encode()
+    if isinstance(value, bytes | bytearray):
+        return bytes(value)
+    raise TypeError(f"expected a string element, got {type(value).__name__}")
 
 
 def _flatten(values: Any) -> list[Any]:
