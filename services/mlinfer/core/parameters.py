@@ -8,6 +8,13 @@ from typing import Any
 from mlinfer.core.errors import InvalidInputError
 
 
+def ascii_digits(value: str) -> bool:
+    """``0``-``9`` only: ``str.isdigit`` also takes superscripts (which ``int`` refuses) and
+    other scripts' digits (which ``int`` reads as numbers); versions, sizes and priorities are
+    ASCII on the wire."""
+    return value.isascii() and value.isdigit()
+
+
 def non_negative(parameters: Mapping[str, Any], key: str) -> int:
     """An integer parameter >= 0 such as ``priority`` or ``timeout``; 0 when absent."""
     value = parameters.get(key, 0)
@@ -26,6 +33,6 @@ def classification(parameters: Mapping[str, Any], output: str) -> int:
 
 def priority_header(value: str) -> int:
     """``X-Priority`` (HTTP header or WebSocket field): the ``priority`` parameter's value."""
-    if not value.strip().isdigit():
+    if not ascii_digits(value.strip()):
         raise InvalidInputError(f"X-Priority header must be a non-negative integer, got '{value}'")
     return int(value)

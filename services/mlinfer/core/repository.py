@@ -9,6 +9,7 @@ from tritonclient.grpc import model_config_pb2 as mc
 
 from mlinfer.core.errors import ModelLoadError, ModelNotFoundError
 from mlinfer.core.model_config import model_filename, read_config
+from mlinfer.core.parameters import ascii_digits
 
 
 @dataclass(frozen=True)
@@ -69,7 +70,7 @@ class ModelRepository:
         filename = model_filename(config)
         versions: dict[int, Path] = {}
         for child in directory.iterdir():
-            if child.is_dir() and child.name.isdigit() and (child / filename).is_file():
+            if child.is_dir() and ascii_digits(child.name) and (child / filename).is_file():
                 versions[int(child.name)] = child / filename
         return versions
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from typing import Any
 
 import numpy as np
@@ -58,11 +58,11 @@ def tensor_from_list(name: str, datatype: str, shape: Sequence[int], values: Any
     count = element_count(dims)
     try:
         if dtype.name == "BYTES":
-            flat = _flatten(values)
+            flat = _flatten(values, max_depth=max(len(dims), 1))
             array: NDArray[Any] = np.empty(len(flat), dtype=np.object_)
             array[:] = [_element_bytes(v) for v in flat]
         else:
-            array = np.asarray(values, dtype=dtype.numpy).reshape(-1)
+            array = _numeric_array(values, dtype)
     except (TypeError, ValueError, OverflowError) as exc:
         raise InvalidInputError(
             f"unable to parse 'data' of input '{name}' as {dtype.name}: {exc}"
@@ -84,13 +84,53 @@ def _element_bytes(value: Any) -> bytes:
     raise TypeError(f"expected a string element, got {type(value).__name__}")
 
 
-def _flatten(values: Any) -> list[Any]:
-    if isinstance(values, (list, tuple)):
-        out: list[Any] = []
-        for v in values:
-            out.extend(_flatten(v))
-        return out
-    return [values]
+def _flatten(values: Any, max_depth: int) -> list[Any]:
+    """Row-major elements of flat or nested lists, nested at most ``max_depth`` deep (the
+    shape's rank): iterative, so no input can exhaust the interpreter's stack."""
+    out: list[Any] = []
+    stack: list[tuple[Iterator[Any], int]] = [(iter([values]), 0)]
+    while stack:
+        items, depth = stack[-1]
+        item = next(items, _END)
+        if item is _END:
+            stack.pop()
+        elif isinstance(item, list | tuple):
+            if depth >= max_depth:
+                raise ValueError(f"data is nested deeper than the shape's {max_depth} dimensions")
+            stack.append((iter(item), depth + 1))
+        else:
+            out.append(item)
+    return out
+
+
+_END = object()
+# JSON element kinds (numpy's inference of the list) each datatype takes, as Triton does:
+# integers for integer types, integers or floats for float types, booleans for BOOL.
+_ACCEPTED_KINDS = {"i": "iu", "u": "iu", "f": "iuf", "b": "b"}
+
+
+def _numeric_array(values: Any, dtype: datatypes.DataType) -> NDArray[Any]:
+    """Flat array of a numeric datatype from JSON values, refusing what Triton refuses
+    (1.7 or true or "12" for INT32) and integers out of the type's range."""
+    inferred = np.asarray(values)  # ragged or too deeply nested lists raise ValueError
+    if inferred.size == 0:
+        return np.empty(0, dtype=dtype.numpy)
+    target = np.dtype(dtype.numpy)
+    accepted = _ACCEPTED_KINDS[target.kind]
+    if inferred.dtype.kind not in accepted:
+        found = {"f": "a number with a fraction", "b": "a boolean", "U": "a string"}.get(
+            inferred.dtype.kind, f"a {inferred.dtype} value"
+        )
+        raise TypeError(f"every element must be {_KIND_NAMES[target.kind]}, found {found}")
+    if target.kind in "iu" and inferred.dtype != target:
+        info = np.iinfo(target.name)
+        low, high = inferred.min(), inferred.max()
+        if low < info.min or high > info.max:
+            raise OverflowError(f"values must lie in [{info.min}, {info.max}]")
+    return inferred.astype(target, copy=False).reshape(-1)
+
+
+_KIND_NAMES = {"i": "an integer", "u": "an integer", "f": "a number", "b": "a boolean"}
 
 
 def tensor_to_bytes(tensor: Tensor) -> bytes | memoryview:

@@ -7,6 +7,7 @@ import zlib
 from starlette.requests import Request
 
 from mlinfer.core.errors import InvalidInputError, PayloadTooLargeError, UnsupportedError
+from mlinfer.core.parameters import ascii_digits
 
 
 def _too_large(size: int | str, limit: int, setting: str) -> PayloadTooLargeError:
@@ -19,7 +20,7 @@ async def read_body(
     request: Request, limit: int, setting: str = "MLINFER_MAX_REQUEST_BYTES"
 ) -> bytes:
     declared = request.headers.get("content-length")
-    if declared is not None and declared.isdigit() and int(declared) > limit:
+    if declared is not None and ascii_digits(declared) and int(declared) > limit:
         raise _too_large(declared, limit, setting)
     chunks: list[bytes] = []
     received = 0

@@ -17,6 +17,7 @@ from starlette.responses import Response
 from mlinfer.auth.identity import Scope
 from mlinfer.core.errors import InvalidInputError, PayloadTooLargeError
 from mlinfer.core.model_spec import ModelSpec
+from mlinfer.core.parameters import ascii_digits
 from mlinfer.dataplane import DataPlane
 from mlinfer.gateway.body import read_body
 from mlinfer.gateway.responses import json_response
@@ -83,7 +84,7 @@ async def _image_bytes(request: Request, limit: int) -> bytes:
             raise InvalidInputError("empty request body: send a JPEG or PNG image")
         return data
     declared = request.headers.get("content-length")
-    if declared is not None and declared.isdigit() and int(declared) > limit + 64 * 1024:
+    if declared is not None and ascii_digits(declared) and int(declared) > limit + 64 * 1024:
         raise PayloadTooLargeError(
             f"upload of {declared} bytes exceeds the image limit of {limit} bytes "
             "(MLINFER_IMAGE_MAX_BYTES)"

@@ -26,6 +26,7 @@ from mlinfer.core.errors import (
 )
 from mlinfer.core.model_config import check_supported
 from mlinfer.core.model_spec import ModelSpec, spec_from_config
+from mlinfer.core.parameters import ascii_digits
 from mlinfer.core.repository import ModelRepository, ModelSource
 from mlinfer.core.stats import ModelMetricsSnapshot
 from mlinfer.core.types import InferRequest, InferResponse, ModelIndexEntry
@@ -127,7 +128,7 @@ class EmbeddedBackend(Backend):
                     f"Request for unknown model: '{name}' has no available versions"
                 )
             return entry.serving[max(entry.serving)]
-        if not version.isdigit() or int(version) < 1:
+        if not ascii_digits(version) or int(version) < 1:
             raise InvalidInputError(
                 f"failed to get model version from specified version string '{version}', "
                 "version should be an integral value > 0"
@@ -288,7 +289,7 @@ class EmbeddedBackend(Backend):
             if entry is None or not entry.serving:
                 raise InvalidInputError(f"requested model '{name}' is not available")
             if version:
-                loaded = entry.serving.get(int(version)) if version.isdigit() else None
+                loaded = entry.serving.get(int(version)) if ascii_digits(version) else None
                 if loaded is None:
                     raise InvalidInputError(
                         f"requested model version is not available for model '{name}'"

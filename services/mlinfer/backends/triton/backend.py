@@ -35,6 +35,7 @@ from mlinfer.core.errors import (
     UnavailableError,
 )
 from mlinfer.core.model_spec import ModelSpec, spec_from_config
+from mlinfer.core.parameters import ascii_digits
 from mlinfer.core.stats import ModelMetricsSnapshot
 from mlinfer.core.types import InferRequest, InferResponse, ModelIndexEntry
 
@@ -305,7 +306,7 @@ class TritonBackend(Backend):
 
 
 def _version_key(version: str) -> tuple[int, str]:
-    return (int(version), "") if version.isdigit() else (-1, version)
+    return (int(version), "") if ascii_digits(version) else (-1, version)
 
 
 def _model_gone(error: MLInferError) -> bool:
