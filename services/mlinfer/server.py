@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from dataclasses import dataclass
+from typing import Any
 
 import uvicorn
 from opentelemetry import trace
@@ -25,6 +26,8 @@ from mlinfer.gateway.app import create_app
 from mlinfer.observability.metrics import GatewayMetrics
 from mlinfer.observability.tracing import create_tracer_provider, get_tracer
 from mlinfer.ratelimit.limiter import RateLimiter
+from mlinfer.registry.settings import RegistrySettings
+from mlinfer.registry.traffic import TrafficRouter
 
 log = logging.getLogger(__name__)
 
@@ -98,6 +101,7 @@ class Server:
         rest: bool = True,
         grpc: bool = False,
         tracer_provider: TracerProvider | None = None,
+        registry_settings: RegistrySettings | None = None,
     ) -> None:
         self.settings = settings
         self.registry = CollectorRegistry()
@@ -109,12 +113,20 @@ class Server:
         self.backend = make_backend(settings, tracer)
         self.cache = make_cache(settings, self.metrics)
         self.guard = make_guard(settings, self.metrics)
+        # -- registry: traffic policies for requests naming no version --
+        self.registry_settings = registry_settings or RegistrySettings()
+        self.traffic = TrafficRouter()
+        self.registry_server: Any = None  # RegistryServer when hosted in-process
+        self.policy_subscriber: Any = None
+        model_latency = self.metrics.model_latency
         self.dataplane = DataPlane(
             self.backend,
             admission=make_admission(settings, self.metrics),
             cache=self.cache,
             cache_policy=cache_enabled,
             tracer=tracer,
+            traffic=self.traffic,
+            on_result=lambda m, v, outcome, s: model_latency.labels(m, v, outcome).observe(s),
         )
         self._rest = rest
         self._grpc = grpc
@@ -131,7 +143,28 @@ class Server:
             http = await self._start_rest()
         grpc_endpoint = await self._start_grpc() if self._grpc else None
         self.endpoints = Endpoints(http, grpc_endpoint)
+        await self._start_registry()
         return self.endpoints
+
+    async def _start_registry(self) -> None:
+        """Host the registry (setting ``embedded``) and/or subscribe to its policies."""
+        registry = self.registry_settings
+        url = registry.url
+        if registry.embedded:
+            from mlinfer.registry.process import RegistryServer
+
+            hosted = registry.model_copy(
+                update={"serving_repository": self.settings.model_repository}
+            )
+            serving = f"http://{self.endpoints.http}" if self.endpoints.http else None
+            self.registry_server = RegistryServer(hosted, self.guard.authenticator, serving)
+            url = await self.registry_server.start()
+        if url:
+            from mlinfer.registry.subscriber import PolicySubscriber
+
+            self.policy_subscriber = PolicySubscriber(registry, self.traffic, url)
+            self.policy_subscriber.name_as(self.endpoints.http or self.endpoints.grpc or "")
+            self.policy_subscriber.start()
 
     async def _start_rest(self) -> str:
         app = create_app(
@@ -180,6 +213,10 @@ class Server:
             self._uvicorn.should_exit = True
 
     async def stop(self) -> None:
+        if self.policy_subscriber is not None:
+            await self.policy_subscriber.stop()
+        if self.registry_server is not None:
+            await self.registry_server.stop()
         if self._grpc_server is not None:
             from mlinfer.grpc.server import GrpcServer
 

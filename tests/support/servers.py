@@ -27,8 +27,10 @@ class ServerThread:
         rest: bool = True,
         grpc: bool = False,
         tracer_provider: Any = None,
+        **server_options: Any,
     ) -> None:
         self.settings = settings
+        self._server_options = server_options
         self._tracer_provider = tracer_provider
         self._rest, self._grpc = rest, grpc
         self._ready = threading.Event()
@@ -52,6 +54,7 @@ class ServerThread:
                 rest=self._rest,
                 grpc=self._grpc,
                 tracer_provider=self._tracer_provider,
+                **self._server_options,
             )
             endpoints = await self.server.start()
             self.http, self.grpc = endpoints.http, endpoints.grpc or ""

@@ -126,13 +126,14 @@ def build_router(
         response: InferResponse | None = None
         status = 500
         try:
-            await allow(request, Scope.INFER, model)
+            identity = await allow(request, Scope.INFER, model)
             body = await read_body(request, limit)
             infer_request = decode_infer_request(
                 model, _version(version), body, request.headers.get(HEADER_LENGTH)
             )
             apply_priority_header(infer_request, request.headers.get("x-priority"))
             infer_request.trace_headers = trace_headers(request.headers)
+            infer_request.route_headers, infer_request.subject = request.headers, identity.subject
             with server_span(tracer, f"POST /v2/models/{model}/infer", request.headers, "http"):
                 response = await dataplane.infer(infer_request)
             payload, header_length = encode_infer_response(response, infer_request)

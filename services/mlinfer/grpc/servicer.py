@@ -146,9 +146,10 @@ class InferenceServicer(service_pb2_grpc.GRPCInferenceServiceServicer):  # type:
         response: InferResponse | None = None
         status = "OK"
         try:
-            await self._allow(context, Scope.INFER, message.model_name)
+            identity = await self._allow(context, Scope.INFER, message.model_name)
             request = converters.request_from_proto(message)
             headers = request.trace_headers = _trace_headers(context)
+            request.route_headers, request.subject = _metadata(context), identity.subject
             with server_span(self._tracer, f"{SERVICE}/ModelInfer", headers, "grpc"):
                 response = await self._dp.infer(request)
             return response
@@ -236,6 +237,10 @@ class InferenceServicer(service_pb2_grpc.GRPCInferenceServiceServicer):  # type:
 
 def _identity(context: Any) -> str | None:
     return _IDENTITY.get()
+
+
+def _metadata(context: Any) -> dict[str, str]:
+    return {k: v for k, v in context.invocation_metadata() or () if isinstance(v, str)}
 
 
 def _trace_headers(context: Any) -> dict[str, str]:

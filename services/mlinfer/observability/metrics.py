@@ -24,6 +24,15 @@ class GatewayMetrics:
             buckets=_LATENCY_BUCKETS,
             registry=registry,
         )
+        # Per model version, so each arm of a traffic split can be read (and judged).
+        self.model_latency = Histogram(
+            "mlinfer_model_request_duration_seconds",
+            "Inference latency by model, the version that served, and outcome "
+            "(success, failure = server-side, client_error = 4xx)",
+            ["model", "version", "outcome"],
+            buckets=_LATENCY_BUCKETS,
+            registry=registry,
+        )
         self.admission_queue = Gauge(
             "mlinfer_admission_queue_depth", "Requests waiting for admission", registry=registry
         )

@@ -1,0 +1,114 @@
+"""Registry test helpers: model variants to push, a thin admin client, servers wired to it."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from mlinfer.registry.settings import RegistrySettings
+from mlinfer.samples.graph import INT32, GraphBuilder
+from mlinfer.samples.models import SampleModel, simple_add_sub
+from mlinfer.samples.writer import write_model
+from tests.support.servers import ServerThread, settings_for
+from tests.support.slow_model import slow_model
+
+
+def simple_variant(op: str = "Add") -> SampleModel:
+    """Triton's ``simple`` interface; OUTPUT0 = INPUT0 <op> INPUT1 tells versions apart."""
+    g = GraphBuilder("simple")
+    a = g.input("INPUT0", INT32, ["batch", 16])
+    b = g.input("INPUT1", INT32, ["batch", 16])
+    g.op(op, [a, b], "OUTPUT0")
+    g.op("Sub", [a, b], "OUTPUT1")
+    g.output("OUTPUT0", INT32, ["batch", 16])
+    g.output("OUTPUT1", INT32, ["batch", 16])
+    return SampleModel("simple", g.model(), simple_add_sub().config, {})
+
+
+def looped(name: str, iterations: int) -> SampleModel:
+    """Same interface at any speed: a canary can be made slow on purpose."""
+    model = slow_model(name, iterations)
+    # Batching queues would blur latencies; one request at a time is what analysis sees.
+    config = model.config.replace(
+        "dynamic_batching { priority_levels: 2 default_priority_level: 2 }\n", ""
+    )
+    return SampleModel(name, model.onnx_model, config, {})
+
+
+def onnx_bytes(model: SampleModel) -> bytes:
+    return model.onnx_model.SerializeToString(deterministic=True)
+
+
+def registry_settings(root: Path, **overrides: Any) -> RegistrySettings:
+    base: dict[str, Any] = {
+        "host": "127.0.0.1",
+        "port": 0,
+        "database_url": f"sqlite:///{root}/registry.db",
+        "artifact_dir": root / "artifacts",
+        "policy_cache": root / "policies.json",
+        "drain_seconds": 0.2,
+        "converge_timeout_seconds": 5.0,
+        "rollout_tick_seconds": 0.1,
+        "poll_wait_seconds": 5.0,
+        "retry_seconds": 0.1,
+    }
+    base.update(overrides)
+    return RegistrySettings(**base)
+
+
+def serving_repository(root: Path, model: SampleModel | None = None) -> Path:
+    repo = root / "repo"
+    repo.mkdir(parents=True, exist_ok=True)
+    write_model(model or simple_variant("Add"), repo)
+    return repo
+
+
+def embedded(repo: Path, settings: RegistrySettings, *, grpc: bool = False) -> ServerThread:
+    """``mlinfer serve`` with the registry in-process (SQLite + local artifacts)."""
+    return ServerThread(
+        settings_for(repo),
+        rest=True,
+        grpc=grpc,
+        registry_settings=settings.model_copy(update={"embedded": True}),
+    )
+
+
+class RegistryClient:
+    def __init__(self, url: str, headers: dict[str, str] | None = None) -> None:
+        self.http = httpx.Client(base_url=url, headers=headers or {}, timeout=120)
+
+    def close(self) -> None:
+        self.http.close()
+
+    def push(
+        self, model: SampleModel, *, name: str | None = None, data: bytes | None = None, **form: str
+    ) -> httpx.Response:
+        fields = {"config": model.config, "format": "onnx", **form}
+        files = {"artifact": ("model.onnx", data if data is not None else onnx_bytes(model))}
+        return self.http.post(f"/v1/models/{name or model.name}/versions", data=fields, files=files)
+
+    def deploy(self, model: str, version: str, **body: Any) -> httpx.Response:
+        return self.http.post(f"/v1/models/{model}/deploy", json={"version": version, **body})
+
+    def split(self, model: str, arms: dict[str, int], sticky: str | None = None) -> httpx.Response:
+        return self.http.put(f"/v1/models/{model}/traffic", json={"arms": arms, "sticky": sticky})
+
+    def canary(self, model: str, version: str, **body: Any) -> httpx.Response:
+        return self.http.post(f"/v1/models/{model}/canary", json={"version": version, **body})
+
+    def status(self, model: str) -> dict[str, Any]:
+        response = self.http.get(f"/v1/models/{model}/status")
+        response.raise_for_status()
+        return dict(response.json())
+
+    def audit(self, model: str) -> list[dict[str, Any]]:
+        response = self.http.get("/v1/audit", params={"model": model})
+        response.raise_for_status()
+        return list(response.json())
+
+
+def error_of(response: httpx.Response) -> str:
+    return str(json.loads(response.text).get("error", ""))
