@@ -87,8 +87,7 @@ class ServingClient:
 
     async def metrics(self, url: str) -> str:
         try:
-            async with httpx.AsyncClient(timeout=10) as client:
-                response = await client.get(url)
+            response = await self._http.get(url, timeout=10)  # absolute URL: any gateway
         except httpx.HTTPError as exc:
             raise StorageUnavailableError(f"metrics unreachable at {url}: {exc}") from exc
         response.raise_for_status()
