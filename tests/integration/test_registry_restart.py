@@ -38,7 +38,7 @@ def _start_registry(port: int, root: Path, serving: str, repo: Path) -> subproce
             serving,
             "--serving-repository",
             str(repo),
-        ),  # fmt: skip
+        ),
         env=env,
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
