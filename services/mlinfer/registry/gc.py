@@ -67,4 +67,4 @@ def collect(
                     catalog.store.delete(version.sha256)
                 version.artifact_removed = True
                 record(session, actor, "gc", model.name, {"version": version.number}, {})
-    return removed
+    return sorted(removed, key=lambda r: (r["model"], r["version"]))
