@@ -159,6 +159,7 @@ class Server:
             serving = f"http://{self.endpoints.http}" if self.endpoints.http else None
             self.registry_server = RegistryServer(hosted, self.guard.authenticator, serving)
             url = await self.registry_server.start()
+            log.info("registry hosted in-process at %s (docs: %s/docs)", url, url)
         if url:
             from mlinfer.registry.subscriber import PolicySubscriber
 
