@@ -85,7 +85,9 @@ def test_keep_previous_then_rollback_is_a_policy_flip(
     assert _infer(srv.http, "1")[0] == "1"  # still loaded
     back = registry.http.post("/v1/models/simple/rollback", json={})
     assert back.status_code == 200, back.text
+    assert back.json()["traffic"]["arms"] == {"1": 100}  # a flip, no load
     assert _infer(srv.http)[0] == "1"
+    assert "rollback" in [e["action"] for e in registry.audit("simple")]
 
 
 def test_failed_load_keeps_current_serving(

@@ -231,6 +231,15 @@ def create_registry_app(registry: Registry, authenticator: Authenticator) -> Fas
             if not previous:
                 raise BadRequestError(f"'{model}' has no previous version to roll back to")
             target = str(max(previous))
+        info = await asyncio.to_thread(registry.catalog.version_info, model, target)
+        if info["version"] in await registry.serving.ready_versions(model):
+            # Still loaded (keep_previous): a rollback is a pointer flip.
+            await asyncio.to_thread(registry.ops.claim, model, "rollback")
+            try:
+                after = await registry.ops.shift(model, {info["version"]: 100}, actor, "rollback")
+            finally:
+                await asyncio.to_thread(registry.ops.release, model, "rollback")
+            return {"model": model, "version": info["version"], "traffic": after}
         try:
             return await registry.deployer.deploy(model, target, keep_previous=True, actor=actor)
         except LoadFailedError as exc:
