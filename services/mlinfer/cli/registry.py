@@ -32,7 +32,11 @@ def add_parser(subparsers: Any) -> None:
 
     def command(name: str, helptext: str, handler: Callable[[Any, argparse.Namespace], Any]) -> Any:
         cmd = sub.add_parser(name, help=helptext)
-        cmd.add_argument("--url", default=os.environ.get("MLINFER_REGISTRY_URL", DEFAULT_URL))
+        cmd.add_argument(
+            "--url",
+            default=os.environ.get("MLINFER_REGISTRY_URL", DEFAULT_URL),
+            help=f"registry URL (MLINFER_REGISTRY_URL, default {DEFAULT_URL})",
+        )
         cmd.add_argument(
             "--api-key",
             default=os.environ.get("MLINFER_REGISTRY_API_KEY"),
@@ -199,7 +203,7 @@ class _Progress:
         if percent != self._shown:
             self._shown = percent
             bar = "#" * (percent // 4)
-            mb = f"{self._sent / 1e6:.1f}/{self._total / 1e6:.1f} MB"
+            mb = f"{_size(self._sent)}/{_size(self._total)}"
             print(f"\r{self._label} [{bar:<25}] {percent:3d}% {mb}", end="", file=sys.stderr)
             if self._sent >= self._total:
                 print(file=sys.stderr)
@@ -208,6 +212,10 @@ class _Progress:
     def __iter__(self) -> Iterator[bytes]:
         while chunk := self.read(1024 * 1024):
             yield chunk
+
+
+def _size(n: int) -> str:
+    return f"{n / 1e6:.1f} MB" if n >= 1e6 else f"{n / 1e3:.1f} kB"
 
 
 def _sha256(path: Path) -> str:
@@ -322,7 +330,10 @@ def _status(client: Any, args: argparse.Namespace) -> Any:
     result = _check(client.get(f"/v1/models/{args.model}/status"))
     if args.json:
         return result
-    lines = [f"model {args.model}   traffic {result['traffic'] or '-'}"]
+    traffic = result["traffic"] or {}
+    arms = " ".join(f"{v}:{w}%" for v, w in traffic.get("arms", {}).items()) or "-"
+    sticky = f" (sticky {traffic['sticky']})" if traffic.get("sticky") else ""
+    lines = [f"model {args.model}   traffic {arms}{sticky}"]
     report = result.get("rollout") or {}
     rollout = report.get("rollout")
     if rollout:

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
+from collections.abc import Iterator
 
 import uvicorn
 
@@ -10,6 +12,14 @@ from mlinfer.auth.authenticator import Authenticator
 from mlinfer.registry.api import create_registry_app
 from mlinfer.registry.service import Registry
 from mlinfer.registry.settings import RegistrySettings
+
+
+class _Server(uvicorn.Server):
+    """Leaves signals to whoever hosts it: ``mlinfer serve`` owns SIGTERM when hosting."""
+
+    @contextlib.contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        yield
 
 
 class RegistryServer:
@@ -36,8 +46,10 @@ class RegistryServer:
             log_config=None,
             access_log=False,
             loop="none",
+            # Held policy long-polls must not hold a shutdown up.
+            timeout_graceful_shutdown=2,
         )
-        self._uvicorn = uvicorn.Server(config)
+        self._uvicorn = _Server(config)
         self._task = asyncio.create_task(self._uvicorn.serve(), name="registry")
         while not self._uvicorn.started:
             if self._task.done():
