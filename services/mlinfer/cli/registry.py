@@ -51,7 +51,7 @@ def add_parser(subparsers: Any) -> None:
     push.add_argument("model")
     push.add_argument("artifact", type=Path, help="model file (model.onnx, model.plan, ...)")
     push.add_argument("--config", type=Path, required=True, help="config.pbtxt")
-    push.add_argument("--format", default="onnx", choices=["onnx", "plan", "torchscript"])
+    push.add_argument("--format", default="onnx", choices=["onnx", "plan", "torchscript", "python"])
     push.add_argument("--source", default="", help="where it came from (git URL, run id)")
     push.add_argument("--metric", action="append", default=[], help="NAME=VALUE, repeatable")
 

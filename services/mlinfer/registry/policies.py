@@ -77,6 +77,12 @@ class PolicyHub:
         self._changed = asyncio.Event()
         self._ttl = subscriber_ttl_s
         self._seen: dict[str, tuple[str, float]] = {}  # subscriber -> (etag, monotonic time)
+        self._closing = False
+
+    def close(self) -> None:
+        """Shutting down: answer every held long-poll now (304)."""
+        self._closing = True
+        self.notify()
 
     def notify(self) -> None:
         """A policy changed: wake every held long-poll."""
@@ -100,7 +106,7 @@ class PolicyHub:
             if etag != known_etag:
                 return etag, policies
             remaining = deadline - time.monotonic()
-            if remaining <= 0:
+            if remaining <= 0 or self._closing:
                 return etag, None
             # Also re-read now and then: another registry may share the database.
             with contextlib.suppress(asyncio.TimeoutError):

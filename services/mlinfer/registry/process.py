@@ -65,10 +65,12 @@ class RegistryServer:
             await self._task
 
     def request_stop(self) -> None:
+        self.registry.hub.close()
         if self._uvicorn is not None:
             self._uvicorn.should_exit = True
 
     async def stop(self) -> None:
+        self.registry.hub.close()
         if self._uvicorn is not None and self._task is not None:
             self._uvicorn.should_exit = True
             await self._task

@@ -15,6 +15,7 @@ FORMATS: dict[str, tuple[str, frozenset[str]]] = {
     "onnx": ("model.onnx", frozenset({"onnxruntime_onnx", "onnxruntime"})),
     "plan": ("model.plan", frozenset({"tensorrt_plan", "tensorrt"})),
     "torchscript": ("model.pt", frozenset({"pytorch_libtorch", "pytorch"})),
+    "python": ("model.py", frozenset({"python"})),  # Triton's Python backend
 }
 
 
@@ -48,6 +49,18 @@ def check_artifact(path: Path, fmt: str) -> None:
         raise BadRequestError("the uploaded artifact is empty")
     if fmt == "onnx":
         _check_onnx(path)
+    elif fmt == "python":
+        _check_python(path)
+
+
+def _check_python(path: Path) -> None:
+    try:
+        source = path.read_text(encoding="utf-8")
+        compile(source, "model.py", "exec")
+    except (UnicodeDecodeError, SyntaxError, ValueError) as exc:
+        raise BadRequestError(f"the artifact is not a Python-backend model.py: {exc}") from None
+    if "TritonPythonModel" not in source:
+        raise BadRequestError("the artifact defines no TritonPythonModel class")
 
 
 def _check_onnx(path: Path) -> None:
