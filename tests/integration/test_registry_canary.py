@@ -3,8 +3,6 @@ one without traffic holds. Short intervals come from the rollout request (config
 
 from __future__ import annotations
 
-import threading
-from collections import Counter
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -13,6 +11,8 @@ import httpx
 import pytest
 
 from tests.support.registry import (
+    LOOPED_BODY,
+    Load,
     RegistryClient,
     embedded,
     looped,
@@ -22,38 +22,7 @@ from tests.support.registry import (
 from tests.support.servers import ServerThread, wait_until
 
 FAST, SLOW = 10, 3000  # loop iterations: well under a millisecond vs ~15 ms here
-BODY = {"inputs": [{"name": "INPUT0", "datatype": "FP32", "shape": [1, 4], "data": [1, 2, 3, 4]}]}
 ANALYSIS = {"min_requests": 15, "threshold": 2, "max_p99_factor": 2.0, "p99_slack_ms": 2.0}
-
-
-class Load:
-    """Requests in a loop until stopped (or a safety count); counts versions and failures."""
-
-    def __init__(self, url: str, limit: int = 20_000) -> None:
-        self.versions: Counter[str] = Counter()
-        self.failures: list[str] = []
-        self._stop = threading.Event()
-        self._limit = limit
-        self._thread = threading.Thread(target=self._run, args=(url,), daemon=True)
-
-    def _run(self, url: str) -> None:
-        with httpx.Client(base_url=url, timeout=30) as http:
-            for _ in range(self._limit):
-                if self._stop.is_set():
-                    return
-                response = http.post("/v2/models/m/infer", json=BODY)
-                if response.status_code != 200:
-                    self.failures.append(response.text)
-                else:
-                    self.versions[response.json()["model_version"]] += 1
-
-    def __enter__(self) -> Load:
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self._stop.set()
-        self._thread.join()
 
 
 @pytest.fixture
@@ -95,7 +64,7 @@ def test_slow_canary_rolls_back_with_the_metric_that_fired(
     actions = [e["action"] for e in registry.audit("m")]
     assert "canary-check-failed" in actions and "rolled-back" in actions
     with httpx.Client(base_url=f"http://{srv.http}") as http:
-        assert http.post("/v2/models/m/infer", json=BODY).json()["model_version"] == "1"
+        assert http.post("/v2/models/m/infer", json=LOOPED_BODY).json()["model_version"] == "1"
         assert http.get("/v2/models/m/versions/2/ready").status_code == 400  # unloaded
 
 

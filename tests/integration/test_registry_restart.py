@@ -12,9 +12,9 @@ from pathlib import Path
 import httpx
 
 from mlinfer.registry.settings import RegistrySettings
-from tests.integration.test_registry_canary import ANALYSIS, FAST, Load
+from tests.integration.test_registry_canary import ANALYSIS, FAST
 from tests.support.ports import free_port
-from tests.support.registry import RegistryClient, looped, serving_repository
+from tests.support.registry import Load, RegistryClient, looped, serving_repository
 from tests.support.servers import ServerThread, cli_command, settings_for, wait_until
 
 

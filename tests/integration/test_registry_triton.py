@@ -13,8 +13,7 @@ import tritonclient.http as httpclient
 
 from mlinfer.samples.models import simple_add_sub
 from mlinfer.triton.server_process import TritonServerProcess
-from tests.integration.test_registry_hot_swap import SwapLoad
-from tests.support.registry import RegistryClient, registry_settings
+from tests.support.registry import RegistryClient, SwapLoad, registry_settings
 from tests.support.servers import ServerThread, settings_for, wait_until
 from tests.support.triton import require_triton, start_triton
 

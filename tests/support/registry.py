@@ -2,11 +2,17 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
+import threading
+from collections import Counter
 from pathlib import Path
 from typing import Any
 
 import httpx
+import numpy as np
+import tritonclient.grpc.aio as grpcaio
+from tritonclient.grpc import InferInput
 
 from mlinfer.registry.settings import RegistrySettings
 from mlinfer.samples.graph import INT32, GraphBuilder
@@ -108,6 +114,100 @@ class RegistryClient:
         response = self.http.get("/v1/audit", params={"model": model})
         response.raise_for_status()
         return list(response.json())
+
+
+LOOPED_BODY = {
+    "inputs": [{"name": "INPUT0", "datatype": "FP32", "shape": [1, 4], "data": [1, 2, 3, 4]}]
+}
+SIMPLE_BODY = {
+    "inputs": [
+        {"name": "INPUT0", "datatype": "INT32", "shape": [1, 16], "data": list(range(16))},
+        {"name": "INPUT1", "datatype": "INT32", "shape": [1, 16], "data": [1] * 16},
+    ]
+}
+WORKERS = 16  # closed-loop clients per protocol in SwapLoad
+
+
+class Load:
+    """Requests in a loop until stopped (or a safety count); counts versions and failures."""
+
+    def __init__(self, url: str, limit: int = 20_000) -> None:
+        self.versions: Counter[str] = Counter()
+        self.failures: list[str] = []
+        self._stop = threading.Event()
+        self._limit = limit
+        self._thread = threading.Thread(target=self._run, args=(url,), daemon=True)
+
+    def _run(self, url: str) -> None:
+        with httpx.Client(base_url=url, timeout=30) as http:
+            for _ in range(self._limit):
+                if self._stop.is_set():
+                    return
+                response = http.post("/v2/models/m/infer", json=LOOPED_BODY)
+                if response.status_code != 200:
+                    self.failures.append(response.text)
+                else:
+                    self.versions[response.json()["model_version"]] += 1
+
+    def __enter__(self) -> Load:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join()
+
+
+class SwapLoad:
+    """Closed-loop clients on their own event loop until told to stop."""
+
+    def __init__(self, http: str, grpc: str) -> None:
+        self.ok: Counter[str] = Counter()
+        self.failures: list[str] = []
+        self._http, self._grpc = http, grpc
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=lambda: asyncio.run(self._main()), daemon=True)
+
+    async def _main(self) -> None:
+        async with httpx.AsyncClient(base_url=f"http://{self._http}", timeout=60) as http:
+            client = grpcaio.InferenceServerClient(self._grpc)
+            try:
+                await asyncio.gather(
+                    *(self._rest(http) for _ in range(WORKERS)),
+                    *(self._grpc_worker(client) for _ in range(WORKERS)),
+                )
+            finally:
+                await client.close()
+
+    async def _rest(self, http: httpx.AsyncClient) -> None:
+        while not self._stop.is_set():
+            response = await http.post("/v2/models/simple/infer", json=SIMPLE_BODY)
+            if response.status_code == 200:
+                self.ok["http/" + response.json()["model_version"]] += 1
+            else:
+                self.failures.append(f"http {response.status_code}: {response.text}")
+
+    async def _grpc_worker(self, client: grpcaio.InferenceServerClient) -> None:
+        inputs = [InferInput("INPUT0", [1, 16], "INT32"), InferInput("INPUT1", [1, 16], "INT32")]
+        inputs[0].set_data_from_numpy(np.arange(16, dtype=np.int32).reshape(1, 16))
+        inputs[1].set_data_from_numpy(np.ones((1, 16), dtype=np.int32))
+        while not self._stop.is_set():
+            try:
+                result = await client.infer("simple", inputs)
+                self.ok["grpc/" + result.get_response().model_version] += 1
+            except Exception as exc:  # counted, never hidden
+                self.failures.append(f"grpc: {exc}")
+
+    def total(self) -> int:
+        return sum(self.ok.values())
+
+    def __enter__(self) -> SwapLoad:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join()
 
 
 def error_of(response: httpx.Response) -> str:
