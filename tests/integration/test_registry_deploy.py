@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -17,7 +18,7 @@ from tests.support.registry import (
     serving_repository,
     simple_variant,
 )
-from tests.support.servers import ServerThread
+from tests.support.servers import ServerThread, wait_until
 
 
 @pytest.fixture
@@ -130,3 +131,30 @@ def test_bad_input_is_refused_and_nothing_is_stored(
     assert bad_sum.status_code == 400 and "sum to 60" in error_of(bad_sum)
     unknown = registry.split("simple", {"1": 50, "9": 50})
     assert unknown.status_code == 400 and "unknown version" in error_of(unknown)
+
+
+def test_second_deploy_of_a_busy_model_is_409(tmp_path: Path) -> None:
+    repo = serving_repository(tmp_path)
+    # A drain long enough that the first deploy is still running when the second comes.
+    settings = registry_settings(tmp_path / "registry", drain_seconds=3.0)
+    with embedded(repo, settings) as srv:
+        registry = RegistryClient(srv.server.registry_server.url)  # type: ignore[union-attr]
+        try:
+            registry.push(simple_variant("Add"))
+            registry.push(simple_variant("Sub"))
+            results: list[int] = []
+            first = threading.Thread(
+                target=lambda: results.append(registry.deploy("simple", "2").status_code)
+            )
+            first.start()
+            wait_until(
+                lambda: registry.http.get("/v1/models/simple").json()["busy_with"] is not None,
+                "first deploy running",
+            )
+            second = registry.deploy("simple", "1")
+            first.join()
+            assert second.status_code == 409 and "busy" in error_of(second)
+            assert results == [200]
+            assert _infer(srv.http)[0] == "2"
+        finally:
+            registry.close()

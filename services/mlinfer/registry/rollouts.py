@@ -50,6 +50,7 @@ class RolloutEngine:
         self._tick_s = tick_s
         self._task: asyncio.Task[None] | None = None
         self._wake = asyncio.Event()
+        self._warned: set[int] = set()  # rollouts whose check failure was logged
 
     # -- lifecycle --
     def start(self) -> None:
@@ -62,11 +63,15 @@ class RolloutEngine:
                 await self._task
 
     async def _loop(self) -> None:
+        failing = False
         while True:
             try:
                 await self.tick()
+                failing = False
             except Exception:  # the loop outlives a bad tick (database down, ...)
-                log.exception("rollout check failed")
+                if not failing:  # once per outage, not once per tick
+                    log.exception("rollout checks failing; retrying every tick")
+                failing = True
             with contextlib.suppress(asyncio.TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), self._tick_s)
             self._wake.clear()
@@ -254,8 +259,11 @@ class RolloutEngine:
         for rollout in await asyncio.to_thread(due):
             try:
                 await self._check(rollout)
+                self._warned.discard(rollout.id)
             except MLInferError as exc:
-                log.warning("rollout %d of model id %d: %s", rollout.id, rollout.model_id, exc)
+                if rollout.id not in self._warned:
+                    self._warned.add(rollout.id)
+                    log.warning("rollout %d cannot be checked: %s", rollout.id, exc)
 
     async def _check(self, rollout: Rollout) -> None:
         model = await asyncio.to_thread(self._model_name, rollout.model_id)
