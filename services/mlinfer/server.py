@@ -118,7 +118,6 @@ class Server:
         self.traffic = TrafficRouter()
         self.registry_server: Any = None  # RegistryServer when hosted in-process
         self.policy_subscriber: Any = None
-        model_latency = self.metrics.model_latency
         self.dataplane = DataPlane(
             self.backend,
             admission=make_admission(settings, self.metrics),
@@ -126,7 +125,7 @@ class Server:
             cache_policy=cache_enabled,
             tracer=tracer,
             traffic=self.traffic,
-            on_result=lambda m, v, outcome, s: model_latency.labels(m, v, outcome).observe(s),
+            on_result=self.metrics.observe_version,
         )
         self._rest = rest
         self._grpc = grpc

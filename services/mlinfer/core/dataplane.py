@@ -7,6 +7,7 @@ backend, store in the cache. Each step is a span when tracing is on.
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import Callable, Mapping
 from typing import Any
@@ -126,11 +127,16 @@ class DataPlane:
                 response = await self._infer(request)
             outcome, version = "success", response.model_version
             return response
+        except (ModelNotFoundError, asyncio.CancelledError):
+            outcome = ""  # unknown names are not series (clients choose them); nor hang-ups
+            raise
         except MLInferError as exc:
             outcome = "client_error" if exc.status.value < 500 else "failure"
+            if outcome == "client_error" and not routed:
+                version = ""  # as the client wrote it: not a label value
             raise
         finally:
-            if self._on_result is not None:
+            if self._on_result is not None and outcome:
                 self._on_result(request.model_name, version, outcome, time.perf_counter() - start)
 
     async def _infer(self, request: InferRequest) -> InferResponse:

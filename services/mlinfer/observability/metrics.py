@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
 _LATENCY_BUCKETS = (
@@ -33,6 +35,7 @@ class GatewayMetrics:
             buckets=_LATENCY_BUCKETS,
             registry=registry,
         )
+        self._model_latency_children: dict[tuple[str, str, str], Any] = {}
         self.admission_queue = Gauge(
             "mlinfer_admission_queue_depth", "Requests waiting for admission", registry=registry
         )
@@ -73,3 +76,11 @@ class GatewayMetrics:
             "Rate limiter backend failures (fell back to in-process limits)",
             registry=registry,
         )
+
+    def observe_version(self, model: str, version: str, outcome: str, seconds: float) -> None:
+        """One inference in ``model_latency``; label children cached (``labels()`` is slow)."""
+        key = (model, version, outcome)
+        child = self._model_latency_children.get(key)
+        if child is None:
+            child = self._model_latency_children[key] = self.model_latency.labels(*key)
+        child.observe(seconds)
