@@ -64,7 +64,11 @@ def _check_python(path: Path) -> None:
 
 
 def _check_onnx(path: Path) -> None:
-    import onnx
+    try:
+        import onnx
+    except ImportError:  # the appliance image has no onnx: check the protobuf structure
+        check_onnx_wire_format(path.read_bytes())
+        return
     from google.protobuf.message import DecodeError
 
     try:
@@ -74,3 +78,51 @@ def _check_onnx(path: Path) -> None:
         raise BadRequestError(f"the artifact is not a valid ONNX model: {exc}") from None
     if not model.graph.node:
         raise BadRequestError("the artifact is not a valid ONNX model: its graph has no nodes")
+
+
+def check_onnx_wire_format(data: bytes) -> None:
+    """Without the onnx package: the bytes are a protobuf message with ModelProto's
+    ``ir_version`` (field 1, varint) and a non-empty ``graph`` (field 7, bytes)."""
+    fields = _wire_fields(data, "model")
+    if fields.get(1) != 0 or 7 not in fields:
+        raise BadRequestError(
+            "the artifact is not a valid ONNX model: no ir_version and graph fields"
+        )
+
+
+def _wire_fields(data: bytes, what: str) -> dict[int, int]:
+    """Field number -> wire type of each top-level field; raises on malformed bytes."""
+    fields: dict[int, int] = {}
+    pos, end = 0, len(data)
+    while pos < end:
+        key, pos = _varint(data, pos)
+        number, wire = key >> 3, key & 7
+        if number == 0:
+            raise BadRequestError(f"the artifact is not a valid ONNX {what}: field number 0")
+        if wire == 0:
+            _, pos = _varint(data, pos)
+        elif wire == 1:
+            pos += 8
+        elif wire == 2:
+            length, pos = _varint(data, pos)
+            pos += length
+        elif wire == 5:
+            pos += 4
+        else:
+            raise BadRequestError(f"the artifact is not a valid ONNX {what}: wire type {wire}")
+        if pos > end:
+            raise BadRequestError(f"the artifact is not a valid ONNX {what}: truncated")
+        fields[number] = wire
+    return fields
+
+
+def _varint(data: bytes, pos: int) -> tuple[int, int]:
+    value = shift = 0
+    while pos < len(data) and shift < 64:
+        byte = data[pos]
+        pos += 1
+        value |= (byte & 0x7F) << shift
+        if not byte & 0x80:
+            return value, pos
+        shift += 7
+    raise BadRequestError("the artifact is not a valid ONNX model: truncated varint")

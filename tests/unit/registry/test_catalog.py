@@ -112,3 +112,13 @@ def test_tampered_artifact_fails_verification(catalog: Catalog, tmp_path: Path) 
     with pytest.raises(ChecksumMismatchError, match="failed verification"):
         store.fetch_verified(pushed["sha256"], target)
     assert not target.exists()
+
+
+def test_onnx_structure_check_without_the_onnx_package() -> None:
+    """What the appliance image (no onnx package) checks: real models pass, junk does not."""
+    from mlinfer.registry.validate import check_onnx_wire_format
+
+    check_onnx_wire_format(onnx_bytes(simple_variant()))
+    for junk in (b"\x08\x07not a model", b"hello world", b"\x08", b"\x0a\xff\xff\x03ab"):
+        with pytest.raises(BadRequestError, match="not a valid ONNX model"):
+            check_onnx_wire_format(junk)
