@@ -139,7 +139,8 @@ class Deployer:
                 model = self.catalog.model_by_id(session, d.model_id)
                 record(session, "registry", "deploy-failed", model.name, {}, {"id": d.id})
             # A deploy lives in one registry process; rollouts (in the database) resume.
-            session.execute(
-                update(Model).where(Model.busy_with.like("deploy:%")).values(busy_with=None)
-            )
+            for owner in ("deploy:%", "rollout-start:%", "rollback"):  # none outlive a process
+                session.execute(
+                    update(Model).where(Model.busy_with.like(owner)).values(busy_with=None)
+                )
             return len(stuck)
