@@ -66,6 +66,13 @@ def test_ab_split_reports_per_arm_and_promotes_by_hand(tmp_path: Path) -> None:
             registry.close()
 
 
+def _up(url: str) -> bool:
+    try:
+        return httpx.get(url, timeout=2).status_code == 200
+    except httpx.HTTPError:
+        return False
+
+
 def test_one_serve_command_hosts_the_registry(tmp_path: Path) -> None:
     repo = serving_repository(tmp_path)
     port = free_port()
@@ -80,6 +87,8 @@ def test_one_serve_command_hosts_the_registry(tmp_path: Path) -> None:
     }
     proc, http = start_cli_server(repo, env=env)
     try:
+        # REST answers ready first; the hosted registry starts right after it.
+        wait_until(lambda: _up(f"{url}/healthz"), "hosted registry serving")
         model = simple_variant("Sub")
         (tmp_path / "model.onnx").write_bytes(onnx_bytes(model))
         (tmp_path / "config.pbtxt").write_text(model.config)
