@@ -10,6 +10,9 @@ fi
 if [ -x scripts/ci/services.sh ]; then
   scripts/ci/services.sh
 fi
+if [ -x scripts/ci/registry-services.sh ]; then
+  scripts/ci/registry-services.sh
+fi
 export PATH="$PWD/.venv/bin:$PATH"
 echo "==> ruff"
 ruff check services tests bench

@@ -8,6 +8,7 @@ import logging
 import signal
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from typing import Any
 
 import uvicorn
 from opentelemetry import trace
@@ -26,6 +27,7 @@ from mlinfer.gateway.app import create_app
 from mlinfer.observability.metrics import GatewayMetrics
 from mlinfer.observability.tracing import create_tracer_provider, get_tracer
 from mlinfer.ratelimit.limiter import RateLimiter
+from mlinfer.registry.traffic import TrafficRouter
 from mlinfer.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -111,11 +113,17 @@ class Server:
         self.backend = backend_factory(settings, tracer)
         self.cache = create_response_cache(settings.cache, _CacheMetrics(self.metrics))
         self.guard = make_guard(settings, self.metrics)
+        # -- registry: traffic policies for requests naming no version --
+        self.traffic = TrafficRouter()
+        self.registry_server: Any = None  # RegistryServer when hosted in-process
+        self.policy_subscriber: Any = None
         self.dataplane = DataPlane(
             self.backend,
             admission=make_admission(settings.admission, self.metrics),
             cache=self.cache,
             tracer=tracer,
+            traffic=self.traffic,
+            on_result=self.metrics.observe_version,
         )
         self._rest = rest
         self._grpc = grpc
@@ -133,7 +141,29 @@ class Server:
             http = await self._start_rest()
         grpc_endpoint = await self._start_grpc() if self._grpc else None
         self.endpoints = Endpoints(http, grpc_endpoint)
+        await self._start_registry()
         return self.endpoints
+
+    async def _start_registry(self) -> None:
+        """Host the registry (setting ``embedded``) and/or subscribe to its policies."""
+        registry = self.settings.registry
+        url = registry.url
+        if registry.embedded:
+            from mlinfer.registry.process import RegistryServer
+
+            hosted = registry.model_copy(
+                update={"serving_repository": self.settings.engine.model_repository}
+            )
+            serving = f"http://{self.endpoints.http}" if self.endpoints.http else None
+            self.registry_server = RegistryServer(hosted, self.guard.authenticator, serving)
+            url = await self.registry_server.start()
+            log.info("registry hosted in-process at %s (docs: %s/docs)", url, url)
+        if url:
+            from mlinfer.registry.subscriber import PolicySubscriber
+
+            self.policy_subscriber = PolicySubscriber(registry, self.traffic, url)
+            self.policy_subscriber.name_as(self.endpoints.http or self.endpoints.grpc or "")
+            self.policy_subscriber.start()
 
     async def _start_rest(self) -> str:
         app = create_app(
@@ -195,6 +225,10 @@ class Server:
     async def stop(self) -> None:
         """Stop taking work, let in-flight requests finish (within the grace period) on both
         transports at once, drain the backend, then flush spans."""
+        if self.policy_subscriber is not None:
+            await self.policy_subscriber.stop()
+        if self.registry_server is not None:
+            await self.registry_server.stop()
         await asyncio.gather(self._stop_grpc(), self._stop_rest())
         await self.backend.stop()
         await self.guard.close()

@@ -24,6 +24,7 @@ from mlinfer.listeners.grpc_settings import GrpcSettings
 from mlinfer.listeners.tls_settings import TlsSettings
 from mlinfer.observability.settings import TracingSettings
 from mlinfer.ratelimit.settings import RateLimitSettings
+from mlinfer.registry.settings import RegistrySettings
 
 
 class Settings(BaseSettings):
@@ -56,6 +57,7 @@ class Settings(BaseSettings):
     admission: AdmissionSettings = Field(default_factory=AdmissionSettings)
     tracing: TracingSettings = Field(default_factory=TracingSettings)
     image: ImageSettings = Field(default_factory=ImageSettings)
+    registry: RegistrySettings = Field(default_factory=RegistrySettings)
 
 
 def _sections() -> dict[str, tuple[str, type[BaseSettings]]]:

@@ -14,6 +14,7 @@ from typing import Any
 import httpx
 
 from mlinfer.backends.base import Backend
+from mlinfer.registry.settings import RegistrySettings
 from mlinfer.server import Server
 from mlinfer.settings import Settings, settings_from_names
 
@@ -29,7 +30,11 @@ class ServerThread:
         grpc: bool = False,
         tracer_provider: Any = None,
         backend_factory: Callable[[Settings, Any], Backend] | None = None,
+        registry_settings: RegistrySettings | None = None,
     ) -> None:
+        # The registry section given apart (tests build it with tests.support.registry).
+        if registry_settings is not None:
+            settings = settings.model_copy(update={"registry": registry_settings})
         self.settings = settings
         self._tracer_provider = tracer_provider
         self._backend_factory = backend_factory

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -42,6 +43,10 @@ class InferRequest:
     timeout_us: int = 0  # 0 = the model's default queue timeout
     # W3C trace context headers, forwarded to the backend.
     trace_headers: dict[str, str] = field(default_factory=dict)
+    # What a traffic policy's sticky key may name: request headers / gRPC metadata
+    # (looked up by lower-case name) and the authenticated subject.
+    route_headers: Mapping[str, str] = field(default_factory=dict)
+    subject: str = ""
 
 
 @dataclass

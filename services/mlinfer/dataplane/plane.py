@@ -7,9 +7,10 @@ backend, store in the cache. Each step is a span when tracing is on.
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from opentelemetry import trace
@@ -20,12 +21,21 @@ import mlinfer
 from mlinfer.admission.controller import AdmissionController
 from mlinfer.backends.base import Backend
 from mlinfer.cache.response_cache import ResponseCache
-from mlinfer.core.errors import InvalidInputError
+from mlinfer.core.errors import (
+    InvalidInputError,
+    MLInferError,
+    ModelNotFoundError,
+    ModelNotReadyError,
+)
 from mlinfer.core.model_spec import ModelSpec, TensorSpec
 from mlinfer.core.stats import ModelMetricsSnapshot
 from mlinfer.core.types import InferRequest, InferResponse, ModelIndexEntry
 from mlinfer.core.validation import validate_request
 from mlinfer.observability.tracing import inject_headers, record_span
+from mlinfer.registry.traffic import TrafficRouter
+
+# (model, version that served or "", outcome: success | failure | client_error, seconds)
+ResultObserver = Callable[[str, str, str, float], None]
 
 SERVER_NAME = "mlinfer"
 EXTENSIONS = (
@@ -48,8 +58,12 @@ class DataPlane:
         admission: AdmissionController | None = None,
         cache: ResponseCache | None = None,
         tracer: trace.Tracer | None = None,
+        traffic: TrafficRouter | None = None,
+        on_result: ResultObserver | None = None,
     ) -> None:
         self.backend = backend
+        self._traffic = traffic
+        self._on_result = on_result
         self.admission = admission or AdmissionController(0, 0, 0.0)
         self._cache = cache
         self._tracer = tracer or trace.NoOpTracer()
@@ -94,7 +108,42 @@ class DataPlane:
         spec, _ = await self.backend.model_spec(name, version)
         return spec.config
 
+    # -- traffic policy (registry): route, fall back, count per version ---------------
     async def infer(self, request: InferRequest) -> InferResponse:
+        routed = False
+        if self._traffic is not None and not request.model_version:
+            request.model_version = self._traffic.choose(
+                request.model_name, request.route_headers, request.subject
+            )
+            routed = bool(request.model_version)
+        if self._on_result is None and not routed:
+            return await self._infer(request)
+        start = time.perf_counter()
+        outcome, version = "failure", request.model_version
+        try:
+            try:
+                response = await self._infer(request)
+            except (ModelNotFoundError, ModelNotReadyError):
+                if not routed:
+                    raise
+                # The policy names a version this engine does not hold (yet): serve the default.
+                request.model_version = version = ""
+                response = await self._infer(request)
+            outcome, version = "success", response.model_version
+            return response
+        except (ModelNotFoundError, asyncio.CancelledError):
+            outcome = ""  # unknown names are not series (clients choose them); nor hang-ups
+            raise
+        except MLInferError as exc:
+            outcome = "client_error" if exc.status.value < 500 else "failure"
+            if outcome == "client_error" and not routed:
+                version = ""  # as the client wrote it: not a label value
+            raise
+        finally:
+            if self._on_result is not None and outcome:
+                self._on_result(request.model_name, version, outcome, time.perf_counter() - start)
+
+    async def _infer(self, request: InferRequest) -> InferResponse:
         tracer = self._tracer
         with tracer.start_as_current_span(
             "mlinfer.infer", attributes={"mlinfer.model": request.model_name}

@@ -170,6 +170,7 @@ class V2Routes:
             )
             apply_priority_header(infer_request, request.headers.get("x-priority"))
             infer_request.trace_headers = trace_headers(request.headers)
+            infer_request.route_headers, infer_request.subject = request.headers, identity.subject
             entry.response = response = await self._dp.infer(infer_request)
             payload, header_length = encode_infer_response(response, infer_request)
             headers = {REQUEST_ID_HEADER: entry.request_id}

@@ -155,6 +155,7 @@ class InferenceServicer(service_pb2_grpc.GRPCInferenceServiceServicer):  # type:
             entry.identity = identity.subject
             entry.request = request = grpc_messages.request_from_proto(message)
             request.trace_headers = headers
+            request.route_headers, request.subject = _metadata(context), identity.subject
             entry.response = response = await self._dp.infer(request)
             if method == "ModelInfer":
                 context.set_trailing_metadata(((REQUEST_ID_HEADER.lower(), entry.request_id),))
@@ -230,6 +231,9 @@ class InferenceServicer(service_pb2_grpc.GRPCInferenceServiceServicer):  # type:
         return pb.RepositoryModelUnloadResponse()
 
 
+def _metadata(context: Any) -> dict[str, str]:
+    return {k: v for k, v in context.invocation_metadata() or () if isinstance(v, str)}
+
+
 def _trace_headers(context: Any) -> dict[str, str]:
-    metadata = {k: v for k, v in context.invocation_metadata() or () if isinstance(v, str)}
-    return trace_headers(metadata)
+    return trace_headers(_metadata(context))

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
 _LATENCY_BUCKETS = (
@@ -24,6 +26,16 @@ class GatewayMetrics:
             buckets=_LATENCY_BUCKETS,
             registry=registry,
         )
+        # Per model version, so each arm of a traffic split can be read (and judged).
+        self.model_latency = Histogram(
+            "mlinfer_model_request_duration_seconds",
+            "Inference latency by model, the version that served, and outcome "
+            "(success, failure = server-side, client_error = 4xx)",
+            ["model", "version", "outcome"],
+            buckets=_LATENCY_BUCKETS,
+            registry=registry,
+        )
+        self._model_latency_children: dict[tuple[str, str, str], Any] = {}
         self.admission_queue = Gauge(
             "mlinfer_admission_queue_depth", "Requests waiting for admission", registry=registry
         )
@@ -64,3 +76,11 @@ class GatewayMetrics:
             "Rate limiter backend failures (fell back to in-process limits)",
             registry=registry,
         )
+
+    def observe_version(self, model: str, version: str, outcome: str, seconds: float) -> None:
+        """One inference in ``model_latency``; label children cached (``labels()`` is slow)."""
+        key = (model, version, outcome)
+        child = self._model_latency_children.get(key)
+        if child is None:
+            child = self._model_latency_children[key] = self.model_latency.labels(*key)
+        child.observe(seconds)
