@@ -14,8 +14,8 @@ import tritonclient.http as httpclient
 from mlinfer.samples.models import simple_add_sub
 from tests.support.registry import RegistryClient, SwapLoad, registry_settings
 from tests.support.servers import ServerThread, settings_for, wait_until
-from tests.support.triton.targets import require_triton, start_triton
 from tests.support.triton.server_process import TritonServerProcess
+from tests.support.triton.targets import require_triton, start_triton
 
 pytestmark = pytest.mark.triton
 
