@@ -1,0 +1,48 @@
+"""Stage 2: the FP16 candidate (onnxconverter-common), inputs and outputs kept FP32.
+
+Keeping the I/O FP32 means clients and config.pbtxt do not change; the converter inserts the
+casts. Ops on the block list stay FP32 (the converter's default list holds the ops whose
+FP16 kernels are missing or unstable, e.g. Resize, NonMaxSuppression, TopK).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import onnx
+
+from mlinfer.optimizer.config import Fp16Options
+from mlinfer.optimizer.data import Feeds
+from mlinfer.optimizer.inspect import load_model
+
+
+def convert_fp16(source: Path, target: Path, options: Fp16Options) -> Path:
+    from onnxconverter_common import float16
+
+    model = float16.convert_float_to_float16(
+        load_model(source),
+        keep_io_types=True,
+        op_block_list=list(options.op_block_list) if options.op_block_list is not None else None,
+        node_block_list=list(options.node_block_list) or None,
+    )
+    onnx.save(model, str(target))
+    return target
+
+
+def convert_mixed_precision(
+    source: Path,
+    target: Path,
+    feeds: Feeds,
+    acceptable: Callable[[list[Any], list[Any]], bool],
+) -> Path:
+    """onnxconverter-common's automatic mixed precision: it bisects the graph and keeps FP32
+    the nodes without which ``acceptable(reference_outputs, fp16_outputs)`` fails."""
+    from onnxconverter_common import auto_mixed_precision
+
+    model = auto_mixed_precision.auto_convert_mixed_precision(
+        load_model(source), feeds, validate_fn=acceptable, keep_io_types=True
+    )
+    onnx.save(model, str(target))
+    return target
