@@ -9,6 +9,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from mlinfer.cli import optimize
 from mlinfer.core.errors import MLInferError
 from mlinfer.core.settings import Settings
 from mlinfer.observability.logs import configure_logging
@@ -75,6 +76,8 @@ def _parser() -> argparse.ArgumentParser:
     gen.add_argument("--output", type=Path, default=Path("model_repository"))
     gen.add_argument("--only", nargs="*", help="model names to generate (default: all)")
     gen.set_defaults(run=_run_generate)
+
+    optimize.add_parser(sub)
 
     bench = sub.add_parser("bench", help="load generator: throughput and latency of a model")
     _bench_options(bench)

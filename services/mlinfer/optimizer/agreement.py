@@ -33,8 +33,10 @@ class OutputAgreement:
     """Fraction of elements with ``|c - r| <= atol + rtol*|r|`` when tolerances are set."""
 
     def as_dict(self) -> dict[str, Any]:
-        return {k: (None if isinstance(v, float) and math.isinf(v) else v)
-                for k, v in asdict(self).items()}
+        return {
+            k: (None if isinstance(v, float) and math.isinf(v) else v)
+            for k, v in asdict(self).items()
+        }
 
 
 @dataclass(frozen=True)

@@ -36,7 +36,11 @@ class GateInputs:
 
 class CandidateBuilder:
     def __init__(
-        self, fp32: Path, work: Path, config: ModelOptimization, data: GateInputs,
+        self,
+        fp32: Path,
+        work: Path,
+        config: ModelOptimization,
+        data: GateInputs,
         progress: Progress,
     ) -> None:
         self.fp32 = fp32
@@ -48,8 +52,9 @@ class CandidateBuilder:
     def gate(self, path: Path) -> GateResult:
         session = open_session(path)
         outputs = run_dataset(session, self.data.validation, outputs=list(self.data.reference))
-        return evaluate(self.config.budget, self.data.reference, outputs,
-                        self.data.validation.labels)
+        return evaluate(
+            self.config.budget, self.data.reference, outputs, self.data.validation.labels
+        )
 
     def build(self, precision: Precision) -> CandidateReport:
         report = CandidateReport(precision)
@@ -91,8 +96,13 @@ class CandidateBuilder:
             raise MLInferError("int8 needs calibration data: give --calibration")
         counter = self.progress.counter("calibration samples", len(calibration))
         return quantize_int8_static(
-            self.fp32, target, calibration, self.config.int8,
-            target_kind=self.config.target, exclude=exclude, progress=counter,
+            self.fp32,
+            target,
+            calibration,
+            self.config.int8,
+            target_kind=self.config.target,
+            exclude=exclude,
+            progress=counter,
         )
 
     def _fallback(self, precision: Precision, report: CandidateReport) -> None:

@@ -29,6 +29,16 @@ def simplify(model: onnx.ModelProto) -> onnx.ModelProto:
     return slimmed
 
 
+def name_nodes(model: onnx.ModelProto) -> onnx.ModelProto:
+    """Give every node a unique name: exclusion lists and error messages refer to nodes by it."""
+    seen: set[str] = set()
+    for index, node in enumerate(model.graph.node):
+        if not node.name or node.name in seen:
+            node.name = f"{node.op_type}_{index}"
+        seen.add(node.name)
+    return model
+
+
 def infer_shapes(source: Path, target: Path) -> None:
     from onnxruntime.quantization.shape_inference import quant_pre_process
 
@@ -49,6 +59,7 @@ def clean_model(source: Path, target: Path, *, slim: bool = True) -> Path:
         slimmed = Path(tmp) / "slim.onnx"
         onnx.save(model, str(slimmed))
         infer_shapes(slimmed, target)
+    onnx.save(name_nodes(load_model(target)), str(target))
     try:
         onnx.checker.check_model(str(target))
     except onnx.checker.ValidationError as exc:

@@ -169,9 +169,12 @@ def load_dataset(
     labels = _labels(raw_labels, count, source)
     dataset = Dataset(checked, labels, source, model.batched).take(skip, skip + samples)
     if len(dataset) < minimum:
-        raise TooFewSamplesError(purpose, len(dataset), minimum, source + (
-            f" (after the {skip} used for calibration)" if skip else ""
-        ))
+        raise TooFewSamplesError(
+            purpose,
+            len(dataset),
+            minimum,
+            source + (f" (after the {skip} used for calibration)" if skip else ""),
+        )
     return dataset
 
 

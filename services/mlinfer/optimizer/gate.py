@@ -59,8 +59,9 @@ class GateResult:
         return "; ".join(parts)
 
 
-def _floor(reasons: list[str], output: str, what: str, value: float | None, low: float | None
-           ) -> None:
+def _floor(
+    reasons: list[str], output: str, what: str, value: float | None, low: float | None
+) -> None:
     if low is not None and value is not None and value < low:
         reasons.append(f"output '{output}': {what} {value:.5g} is below the budget's {low:g}")
 
@@ -79,8 +80,9 @@ def evaluate(
         outputs.append(agreement)
         _floor(reasons, name, "mean cosine similarity", agreement.cosine, limits.min_cosine)
         _floor(reasons, name, "SQNR (dB)", agreement.sqnr_db, limits.min_sqnr_db)
-        _floor(reasons, name, "top-1 agreement", agreement.top1_agreement,
-               limits.min_top1_agreement)
+        _floor(
+            reasons, name, "top-1 agreement", agreement.top1_agreement, limits.min_top1_agreement
+        )
         if agreement.within_tolerance is not None and agreement.within_tolerance < 1.0:
             reasons.append(
                 f"output '{name}': {(1 - agreement.within_tolerance) * 100:.3g}% of elements "

@@ -27,9 +27,7 @@ def _label_names(images: list[Path], root: Path, labels: tuple[str, ...]) -> lis
     return list(labels) if labels and set(folders) <= set(labels) else folders
 
 
-def read_image_directory(
-    root: Path, image_config: Any, label_key: str
-) -> dict[str, NDArray[Any]]:
+def read_image_directory(root: Path, image_config: Any, label_key: str) -> dict[str, NDArray[Any]]:
     """``image_config`` is ``(model_config, labels)``: the config.pbtxt and its label names."""
     from mlinfer.imaging import ImagePreprocessor, decode_image
 

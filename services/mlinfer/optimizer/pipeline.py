@@ -18,16 +18,20 @@ from mlinfer.optimizer.candidates import CandidateBuilder, GateInputs
 from mlinfer.optimizer.clean import clean_model
 from mlinfer.optimizer.config import ModelOptimization
 from mlinfer.optimizer.data import Dataset, load_dataset, synthetic_dataset
+from mlinfer.optimizer.engine_key import KEY_SUFFIX, EngineKey
 from mlinfer.optimizer.inspect import ModelInfo, inspect_model
 from mlinfer.optimizer.profile import profile_model
 from mlinfer.optimizer.progress import Progress
-from mlinfer.optimizer.publish import publish, published_config
+from mlinfer.optimizer.publish import next_version, publish, published_config
 from mlinfer.optimizer.report import REPORT_JSON, REPORT_MD, CandidateReport, Report
 from mlinfer.optimizer.runner import open_session, run_dataset
 from mlinfer.optimizer.settings import OptimizerSettings
 from mlinfer.optimizer.source import SourceModel
+from mlinfer.optimizer.tensorrt.build import Toolchain, build_engine, find_toolchain
+from mlinfer.optimizer.tensorrt.profiles import derive_profiles
 
 MIN_VALIDATION_SAMPLES = 10
+MIN_CALIBRATION_SAMPLES = 10
 
 
 @dataclass(frozen=True)
@@ -64,8 +68,13 @@ def load_data(
         if calib_cfg.source is None:
             raise_missing("calibration", "--calibration")
         calibration = load_dataset(
-            str(calib_cfg.source), info, purpose="calibration", samples=calib_cfg.samples,
-            label_key=calib_cfg.labels, image_config=image_config,
+            str(calib_cfg.source),
+            info,
+            purpose="calibration",
+            samples=calib_cfg.samples,
+            minimum=MIN_CALIBRATION_SAMPLES,
+            label_key=calib_cfg.labels,
+            image_config=image_config,
         )
     val_source = val_cfg.source or calib_cfg.source
     if val_source is None:
@@ -73,8 +82,13 @@ def load_data(
     assert val_source is not None
     shared = val_cfg.source is None or val_cfg.source == calib_cfg.source
     validation = load_dataset(
-        val_source, info, purpose="validation", samples=val_cfg.samples,
-        minimum=MIN_VALIDATION_SAMPLES, label_key=val_cfg.labels, image_config=image_config,
+        val_source,
+        info,
+        purpose="validation",
+        samples=val_cfg.samples,
+        minimum=MIN_VALIDATION_SAMPLES,
+        label_key=val_cfg.labels,
+        image_config=image_config,
         skip=len(calibration) if (shared and calibration is not None) else 0,
     )
     return calibration, validation
@@ -83,31 +97,43 @@ def load_data(
 def raise_missing(purpose: str, flag: str) -> None:
     from mlinfer.optimizer.errors import DataError
 
-    raise DataError(f"{purpose} data is needed: give {flag} (.npz, .npy, image directory or "
-                    f"module:function) or set {purpose}.source in the config")
+    raise DataError(
+        f"{purpose} data is needed: give {flag} (.npz, .npy, image directory or "
+        f"module:function) or set {purpose}.source in the config"
+    )
 
 
-def _profile(c: CandidateReport, validation: Dataset, source: SourceModel,
-             config: ModelOptimization, progress: Progress, threads: int) -> None:
+def _profile(
+    c: CandidateReport,
+    validation: Dataset,
+    source: SourceModel,
+    config: ModelOptimization,
+    progress: Progress,
+    threads: int,
+) -> None:
     assert c.path is not None
     sizes = config.profiling.batch_sizes or (
-        1, *source.preferred_batch_sizes(), *([source.max_batch_size] if source.max_batch_size
-                                              else [8])
+        1,
+        *source.preferred_batch_sizes(),
+        *([source.max_batch_size] if source.max_batch_size else [8]),
     )
     with progress.step(f"profiling {c.precision}"):
         c.profile = profile_model(
-            c.path, validation, sizes, config.profiling, threads=threads,
+            c.path,
+            validation,
+            sizes,
+            config.profiling,
+            threads=threads,
             progress=lambda m: progress.report(f"[optimize]   {c.precision} {m}"),
         )
 
 
-def optimize(
-    request: OptimizeRequest, settings: OptimizerSettings, progress: Progress
-) -> Report:
+def optimize(request: OptimizeRequest, settings: OptimizerSettings, progress: Progress) -> Report:
     start = time.monotonic()
     config, source = request.config, request.source
     name = request.name or source.name
     report = Report(name, str(source.onnx_path), config.target)
+    toolchain = find_toolchain(settings.trtexec) if config.target == "tensorrt" else None
     with progress.step("inspecting"):
         info = inspect_model(source.onnx_path)
         open_session(source.onnx_path)  # an op ONNX Runtime cannot run fails here, named
@@ -118,8 +144,9 @@ def optimize(
             fp32 = clean_model(source.onnx_path, work / "model.fp32.onnx", slim=config.simplify)
         with progress.step(f"FP32 reference on {len(validation)} validation samples"):
             reference = run_dataset(open_session(source.onnx_path), validation)
-        builder = CandidateBuilder(fp32, work, config, GateInputs(validation, reference,
-                                                                   calibration), progress)
+        builder = CandidateBuilder(
+            fp32, work, config, GateInputs(validation, reference, calibration), progress
+        )
         wanted = list(dict.fromkeys(config.precisions))
         report.candidates = [builder.build(p) for p in dict.fromkeys(["fp32", *wanted])]
         if "fp32" not in wanted:
@@ -127,8 +154,11 @@ def optimize(
         for c in report.candidates:
             if c.status in ("passed", "reference") and c.path is not None:
                 _profile(c, validation, source, config, progress, settings.profile_threads)
-        eligible = [c for c in report.candidates if c.status == "passed"
-                    and c.precision in wanted and c.profile is not None]
+        eligible = [
+            c
+            for c in report.candidates
+            if c.status == "passed" and c.precision in wanted and c.profile is not None
+        ]
         if not eligible:
             report.reason = _refusal(report, wanted)
             report.wall_s = time.monotonic() - start
@@ -136,10 +166,22 @@ def optimize(
         chosen = max(eligible, key=lambda c: c.profile.throughput if c.profile else 0.0)
         report.passed = True
         report.notes.append(f"chosen: {chosen.precision}, the fastest candidate within budget")
+        model_file, extra = chosen.path, {}
+        assert model_file is not None
+        if toolchain is not None:
+            model_file = work / "model.plan"
+            with progress.step(f"TensorRT {toolchain.version} engine ({chosen.precision})"):
+                key = _build_engine(
+                    request, info, chosen, calibration, toolchain, settings, model_file, progress
+                )
+            extra[model_file.name + KEY_SUFFIX] = key.to_json().encode()
+            report.notes.append(
+                "the gate ran the ONNX candidate on ONNX Runtime; TensorRT built that same file "
+                f"(engine key {key.digest[:16]})"
+            )
         if request.repository is not None:
-            assert chosen.path is not None
             report.wall_s = time.monotonic() - start
-            _publish(request, report, chosen, info, name)
+            _publish(request, report, model_file, chosen.precision, info, name, extra)
     report.wall_s = time.monotonic() - start
     return report
 
@@ -154,27 +196,72 @@ def _refusal(report: Report, wanted: Sequence[str]) -> str:
     return "no candidate met the budget (" + " | ".join(parts) + ")"
 
 
-def _publish(request: OptimizeRequest, report: Report, chosen: CandidateReport,
-             info: ModelInfo, name: str) -> None:
-    assert request.repository is not None and chosen.path is not None
-    config = published_config(request.source, info, name, chosen.path.suffix, chosen.precision)
-    version = request.version
-    from mlinfer.optimizer.publish import next_version
+def _build_engine(
+    request: OptimizeRequest,
+    info: ModelInfo,
+    chosen: CandidateReport,
+    calibration: Dataset | None,
+    toolchain: Toolchain,
+    settings: OptimizerSettings,
+    target: Path,
+    progress: Progress,
+) -> EngineKey:
+    assert chosen.path is not None
+    source, options = request.source, request.config.tensorrt
+    config_dims = {i.name: list(i.dims) for i in source.config.input} if source.config else None
+    profiles = derive_profiles(
+        info, source.max_batch_size, source.preferred_batch_sizes(), config_dims, options.profiles
+    )
+    return build_engine(
+        chosen.path,
+        chosen.precision,
+        profiles,
+        options,
+        toolchain=toolchain,
+        cache_dir=settings.cache_dir,
+        target=target,
+        calibration=calibration,
+        progress=lambda m: progress.report(f"[optimize]   {m}"),
+    )
 
-    version = version or next_version(request.repository / name)
-    report.published = {"precision": chosen.precision, "version": version,
-                        "repository": str(request.repository)}
+
+def _publish(
+    request: OptimizeRequest,
+    report: Report,
+    model_file: Path,
+    precision: str,
+    info: ModelInfo,
+    name: str,
+    extra: dict[str, bytes],
+) -> None:
+    assert request.repository is not None
+    config = published_config(request.source, info, name, model_file.suffix, precision)
+    version = request.version or next_version(request.repository / name)
+    report.published = {
+        "precision": precision,
+        "version": version,
+        "repository": str(request.repository),
+        "file": model_file.name,
+    }
     folder = publish(
-        request.repository, name, chosen.path, config, source=request.source,
-        extra_files={REPORT_JSON: report.to_json().encode(),
-                     REPORT_MD: report.to_markdown().encode()},
+        request.repository,
+        name,
+        model_file,
+        config,
+        source=request.source,
+        extra_files={
+            **extra,
+            REPORT_JSON: report.to_json().encode(),
+            REPORT_MD: report.to_markdown().encode(),
+        },
         version=version,
     )
     report.published["path"] = str(folder)
 
 
-def profile_only(source: SourceModel, config: ModelOptimization, settings: OptimizerSettings,
-                 progress: Progress) -> Report:
+def profile_only(
+    source: SourceModel, config: ModelOptimization, settings: OptimizerSettings, progress: Progress
+) -> Report:
     """``--report-only``: profile an existing model (agreement needs a reference: not here)."""
     start = time.monotonic()
     info = inspect_model(source.onnx_path)

@@ -76,9 +76,11 @@ def profile_model(
     per_batch: dict[int, float] = {}
     p50 = p99 = 0.0
     for batch in sizes:
-        feeds = _feeds(dataset, batch) if dataset.batched else {
-            k: v[0] for k, v in dataset.inputs.items()
-        }
+        feeds = (
+            _feeds(dataset, batch)
+            if dataset.batched
+            else {k: v[0] for k, v in dataset.inputs.items()}
+        )
         times = _timed(functools.partial(session.run, names, feeds), options)
         peak = max(peak, process.memory_info().rss)
         per_batch[batch] = batch * len(times) / sum(times)

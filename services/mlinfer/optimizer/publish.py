@@ -66,9 +66,11 @@ def published_config(
 
 
 def next_version(model_dir: Path) -> int:
-    versions = [int(p.name) for p in model_dir.iterdir() if p.is_dir() and p.name.isdigit()] if (
-        model_dir.is_dir()
-    ) else []
+    versions = (
+        [int(p.name) for p in model_dir.iterdir() if p.is_dir() and p.name.isdigit()]
+        if (model_dir.is_dir())
+        else []
+    )
     return max(versions, default=0) + 1
 
 

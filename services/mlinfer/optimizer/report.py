@@ -65,8 +65,7 @@ class Report:
             "source": self.source,
             "target": self.target,
             "created": self.created,
-            "machine": {"cpu": platform.processor() or platform.machine(),
-                        "cores": os.cpu_count()},
+            "machine": {"cpu": platform.processor() or platform.machine(), "cores": os.cpu_count()},
             "passed": self.passed,
             "reason": self.reason,
             "published": self.published,
@@ -137,8 +136,10 @@ def render_markdown(report: Report) -> str:
         if c.gate and c.gate.reasons:
             details += [f"- {c.precision}: " + "; ".join(c.gate.reasons)]
         if c.excluded_nodes:
-            details += [f"- {c.precision}: kept in float after {c.fallback_rounds} fallback "
-                        f"round(s): {', '.join(c.excluded_nodes)}"]
+            details += [
+                f"- {c.precision}: kept in float after {c.fallback_rounds} fallback "
+                f"round(s): {', '.join(c.excluded_nodes)}"
+            ]
         if c.error:
             details += [f"- {c.precision}: {c.error}"]
     if details:

@@ -42,8 +42,9 @@ def quantized_nodes(quantized: onnx.ModelProto) -> set[str]:
         if any(getattr(produced_by.get(i), "op_type", "") in _QUANT_OPS for i in node.input):
             touched.add(node.name)
     # dynamic quantization renames a MatMul into '<name>_quant' nodes
-    touched |= {n.name.removesuffix("_quant") for n in quantized.graph.node
-                if n.name.endswith("_quant")}
+    touched |= {
+        n.name.removesuffix("_quant") for n in quantized.graph.node if n.name.endswith("_quant")
+    }
     return touched
 
 
@@ -57,9 +58,28 @@ def _expose(model: onnx.ModelProto, names: Iterable[str], path: Path) -> None:
 
 def _float_tensors(model: onnx.ModelProto) -> set[str]:
     inferred = onnx.shape_inference.infer_shapes(model)
-    types = {v.name: v.type.tensor_type.elem_type for v in
-             (*inferred.graph.value_info, *inferred.graph.output)}
+    types = {
+        v.name: v.type.tensor_type.elem_type
+        for v in (*inferred.graph.value_info, *inferred.graph.output)
+    }
     return {n for n, t in types.items() if t == onnx.TensorProto.FLOAT}
+
+
+def _measured_output(
+    node: onnx.NodeProto, sqnr: dict[str, float], consumers: dict[str, list[onnx.NodeProto]]
+) -> str | None:
+    """The node's output, or where the quantizer folded it away (a Conv's Relu), the output
+    of its only consumer: the first tensor both models still have."""
+    for _ in range(3):
+        if not node.output:
+            return None
+        if node.output[0] in sqnr:
+            return node.output[0]
+        following = consumers.get(node.output[0], [])
+        if len(following) != 1:
+            return None
+        node = following[0]
+    return None
 
 
 def node_damage(
@@ -85,18 +105,23 @@ def node_damage(
                 signal[name] += float(np.sum(r64 * r64))
                 noise[name] += float(np.sum((r64 - np.asarray(q, np.float64)) ** 2))
     sqnr = {
-        n: _CLEAN_DB if noise[n] <= 1e-20 else min(
-            _CLEAN_DB, 10 * math.log10(max(signal[n], 1e-20) / noise[n])
-        )
+        n: _CLEAN_DB
+        if noise[n] <= 1e-20
+        else min(_CLEAN_DB, 10 * math.log10(max(signal[n], 1e-20) / noise[n]))
         for n in compared
     }
     touched = quantized_nodes(quant_model) - set(skip)
+    consumers: dict[str, list[onnx.NodeProto]] = {}
+    for node in reference_model.graph.node:
+        for name in node.input:
+            consumers.setdefault(name, []).append(node)
     ranked = []
     for node in reference_model.graph.node:
-        if node.name not in touched or not node.output or node.output[0] not in sqnr:
+        measured = _measured_output(node, sqnr, consumers)
+        if node.name not in touched or measured is None:
             continue
         inputs = [sqnr.get(i, _CLEAN_DB) for i in node.input if i in sqnr] or [_CLEAN_DB]
-        out = sqnr[node.output[0]]
+        out = sqnr[measured]
         ranked.append(NodeDamage(node.name, node.op_type, out, min(inputs) - out))
     ranked.sort(key=lambda d: d.drop_db, reverse=True)
     return ranked
