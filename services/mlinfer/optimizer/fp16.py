@@ -7,6 +7,7 @@ FP16 kernels are missing or unstable, e.g. Resize, NonMaxSuppression, TopK).
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -15,18 +16,34 @@ import onnx
 
 from mlinfer.optimizer.config import Fp16Options
 from mlinfer.optimizer.data import Feeds
+from mlinfer.optimizer.errors import OptimizerError
 from mlinfer.optimizer.inspect import load_model
 
 
 def convert_fp16(source: Path, target: Path, options: Fp16Options) -> Path:
     from onnxconverter_common import float16
 
-    model = float16.convert_float_to_float16(
-        load_model(source),
-        keep_io_types=True,
-        op_block_list=list(options.op_block_list) if options.op_block_list is not None else None,
-        node_block_list=list(options.node_block_list) or None,
-    )
+    def convert() -> onnx.ModelProto:
+        with warnings.catch_warnings():  # one warning per clamped weight: thousands
+            warnings.simplefilter("ignore", UserWarning)
+            return float16.convert_float_to_float16(
+                load_model(source),
+                keep_io_types=True,
+                op_block_list=(
+                    list(options.op_block_list) if options.op_block_list is not None else None
+                ),
+                node_block_list=list(options.node_block_list) or None,
+            )
+
+    try:
+        model = convert()
+        onnx.checker.check_model(model)
+    except (AttributeError, onnx.checker.ValidationError) as exc:
+        # e.g. onnxconverter-common 1.16 when a blocked op reads a graph input directly
+        raise OptimizerError(
+            f"onnxconverter-common could not convert this model to FP16 with block list "
+            f"{options.op_block_list}: {type(exc).__name__}: {exc}"
+        ) from None
     onnx.save(model, str(target))
     return target
 

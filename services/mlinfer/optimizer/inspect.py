@@ -19,6 +19,8 @@ _STANDARD_DOMAINS = ("", "ai.onnx", "ai.onnx.ml")
 _ORT_MISSING_KERNEL = re.compile(
     r"Could not find an implementation for (\w+)\((\d+)\) node with name '([^']*)'"
 )
+_ORT_UNKNOWN_OP = re.compile(r"([\w.]*):(\w+)\(-?\d+\) is not a registered function/op")
+_ORT_BAD_TYPE = re.compile(r"Type Error: (.*) of operator \((\w+)\) in node \(([^)]*)\)")
 
 
 @dataclass(frozen=True)
@@ -116,10 +118,26 @@ def check_known_ops(model: onnx.ModelProto) -> None:
             ) from None
 
 
-def ort_session_error(exc: Exception, target: str = "ONNX Runtime's CPU provider") -> Exception:
-    """Turn ONNX Runtime's 'no kernel' failure into an error naming op and node."""
-    found = _ORT_MISSING_KERNEL.search(str(exc))
+def ort_session_error(
+    exc: Exception, path: Path, target: str = "ONNX Runtime's CPU provider"
+) -> Exception:
+    """Turn ONNX Runtime's 'cannot run this node' failures into errors naming op and node."""
+    text = str(exc)
+    found = _ORT_MISSING_KERNEL.search(text)
     if found:
         op, version, node = found.groups()
         return UnsupportedOpError(op, node, target, f"no kernel for opset {version} here")
+    found = _ORT_BAD_TYPE.search(text)
+    if found:
+        detail, op, node = found.groups()
+        return UnsupportedOpError(op, node, target, detail)
+    found = _ORT_UNKNOWN_OP.search(text)
+    if found:
+        domain, op = found.groups()
+        model = load_model(path)
+        index, node_proto = next(
+            ((i, n) for i, n in enumerate(model.graph.node) if n.op_type == op), (0, None)
+        )
+        name = (node_proto.name if node_proto is not None else "") or f"#{index}"
+        return UnsupportedOpError(op, name, target, f"domain '{domain}' is not registered here")
     return exc

@@ -30,7 +30,7 @@ def open_session(
     try:
         return ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
     except Exception as exc:  # onnxruntime raises its own Fail/InvalidGraph types
-        raise ort_session_error(exc) from None
+        raise ort_session_error(exc, path) from None
 
 
 def run_dataset(
