@@ -26,7 +26,7 @@ def convert_fp16(source: Path, target: Path, options: Fp16Options) -> Path:
     def convert() -> onnx.ModelProto:
         with warnings.catch_warnings():  # one warning per clamped weight: thousands
             warnings.simplefilter("ignore", UserWarning)
-            return float16.convert_float_to_float16(
+            converted: onnx.ModelProto = float16.convert_float_to_float16(
                 load_model(source),
                 keep_io_types=True,
                 op_block_list=(
@@ -34,6 +34,7 @@ def convert_fp16(source: Path, target: Path, options: Fp16Options) -> Path:
                 ),
                 node_block_list=list(options.node_block_list) or None,
             )
+            return converted
 
     try:
         model = convert()

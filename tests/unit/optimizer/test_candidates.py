@@ -33,17 +33,18 @@ def _digits_dataset(n: int = 64) -> Dataset:
     return Dataset({"pixels": x[:n]}, None, "digits")
 
 
-@pytest.mark.parametrize(("target", "activation_type"), [
-    ("tensorrt", TensorProto.INT8), ("onnxruntime", TensorProto.UINT8)
-])
-def test_static_int8_types_follow_the_target(digits_onnx: Path, tmp_path: Path, target: str,
-                                             activation_type: int) -> None:
-    out = quantize_int8_static(digits_onnx, tmp_path / "q.onnx", _digits_dataset(),
-                               Int8Options(), target_kind=target)  # type: ignore[arg-type]
+@pytest.mark.parametrize(
+    ("target", "activation_type"),
+    [("tensorrt", TensorProto.INT8), ("onnxruntime", TensorProto.UINT8)],
+)
+def test_static_int8_types_follow_the_target(
+    digits_onnx: Path, tmp_path: Path, target: str, activation_type: int
+) -> None:
+    out = quantize_int8_static(
+        digits_onnx, tmp_path / "q.onnx", _digits_dataset(), Int8Options(), target_kind=target
+    )  # type: ignore[arg-type]
     model = onnx.load(str(out))
-    zero_points = {
-        n.input[2]: n for n in model.graph.node if n.op_type == "QuantizeLinear"
-    }
+    zero_points = {n.input[2]: n for n in model.graph.node if n.op_type == "QuantizeLinear"}
     inits = _inits(out)
     assert zero_points, "no activation was quantized"
     for name in zero_points:
@@ -76,15 +77,15 @@ def test_dynamic_int8_for_a_transformer_encoder(repo: Path, tmp_path: Path) -> N
     assert cos > 0.98
 
 
-def test_fp16_keeps_io_fp32_and_honours_the_block_list(digits_onnx: Path, tmp_path: Path
-                                                        ) -> None:
+def test_fp16_keeps_io_fp32_and_honours_the_block_list(digits_onnx: Path, tmp_path: Path) -> None:
     out = convert_fp16(digits_onnx, tmp_path / "h.onnx", Fp16Options())
     model = onnx.load(str(out))
     assert model.graph.input[0].type.tensor_type.elem_type == TensorProto.FLOAT
     assert model.graph.output[0].type.tensor_type.elem_type == TensorProto.FLOAT
     assert {i.data_type for i in model.graph.initializer} == {TensorProto.FLOAT16}
-    blocked = convert_fp16(digits_onnx, tmp_path / "b.onnx",
-                           Fp16Options(op_block_list=("Softmax",)))
+    blocked = convert_fp16(
+        digits_onnx, tmp_path / "b.onnx", Fp16Options(op_block_list=("Softmax",))
+    )
     model = onnx.load(str(blocked))
     softmax = next(n for n in model.graph.node if n.op_type == "Softmax")
     cast = next(n for n in model.graph.node if softmax.input[0] in n.output)
@@ -92,8 +93,7 @@ def test_fp16_keeps_io_fp32_and_honours_the_block_list(digits_onnx: Path, tmp_pa
     x = np.random.default_rng(0).random((4, 64), dtype=np.float32)
     ref = open_session(digits_onnx).run(None, {"pixels": x})[0]
     for path in (out, blocked):
-        np.testing.assert_allclose(open_session(path).run(None, {"pixels": x})[0], ref,
-                                   atol=2e-3)
+        np.testing.assert_allclose(open_session(path).run(None, {"pixels": x})[0], ref, atol=2e-3)
 
 
 def _outlier_model(path: Path) -> None:
@@ -114,7 +114,8 @@ def _outlier_model(path: Path) -> None:
         helper.make_node("MatMul", ["hb", "w2"], ["y"], name="second"),
     ]
     graph = helper.make_graph(
-        nodes, "outlier",
+        nodes,
+        "outlier",
         [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["batch", 16])],
         [helper.make_tensor_value_info("y", TensorProto.FLOAT, ["batch", 8])],
         [numpy_helper.from_array(a, n) for a, n in ((w1, "w1"), (bias, "bias"), (w2, "w2"))],
@@ -125,10 +126,12 @@ def _outlier_model(path: Path) -> None:
 def test_sensitivity_blames_the_node_reading_the_outlier(tmp_path: Path) -> None:
     source = tmp_path / "outlier.onnx"
     _outlier_model(source)
-    data = Dataset({"x": np.random.default_rng(1).standard_normal((32, 16), np.float32)},
-                   None, "random")
-    quant = quantize_int8_static(source, tmp_path / "q.onnx", data, Int8Options(),
-                                 target_kind="tensorrt")
+    data = Dataset(
+        {"x": np.random.default_rng(1).standard_normal((32, 16), np.float32)}, None, "random"
+    )
+    quant = quantize_int8_static(
+        source, tmp_path / "q.onnx", data, Int8Options(), target_kind="tensorrt"
+    )
     ranked = node_damage(source, quant, data.take(0, 8))
     assert ranked[0].node == "second", ranked
     assert ranked[0].drop_db > 10
@@ -143,18 +146,25 @@ def test_fallback_keeps_the_damaging_node_in_float_until_it_fits(tmp_path: Path)
     validation = Dataset({"x": rng.standard_normal((64, 16), np.float32)}, None, "random")
     fp32 = clean_model(source, tmp_path / "clean.onnx")
     reference = run_dataset(open_session(source), validation)
-    config = with_overrides(ModelOptimization(), {
-        "target": "tensorrt", "budget.min_cosine": 0.999, "fallback.nodes_per_round": 1,
-    })
-    builder = CandidateBuilder(fp32, tmp_path, config,
-                               GateInputs(validation, reference, calibration), Progress())
+    config = with_overrides(
+        ModelOptimization(),
+        {
+            "target": "tensorrt",
+            "budget.min_cosine": 0.999,
+            "fallback.nodes_per_round": 1,
+        },
+    )
+    builder = CandidateBuilder(
+        fp32, tmp_path, config, GateInputs(validation, reference, calibration), Progress()
+    )
     report = builder.build("int8")
     assert report.status == "passed", report.gate and report.gate.reasons
     assert report.fallback_rounds >= 1 and report.excluded_nodes[0] == "second"
 
     no_fallback = with_overrides(config, {"fallback.max_rounds": 0})
-    refused = CandidateBuilder(fp32, tmp_path, no_fallback,
-                               GateInputs(validation, reference, calibration), Progress())
+    refused = CandidateBuilder(
+        fp32, tmp_path, no_fallback, GateInputs(validation, reference, calibration), Progress()
+    )
     failed = refused.build("int8")
     assert failed.status == "over budget" and failed.gate is not None
     assert "cosine" in failed.gate.reasons[0]

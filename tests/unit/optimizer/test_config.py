@@ -53,7 +53,7 @@ def test_flags_override_the_file() -> None:
     )
     assert config.budget.min_cosine == 0.5 and config.int8.method == "entropy"
     assert config.target == "onnxruntime"  # None means "flag not given"
-    with pytest.raises(ConfigError, match="command line.*calibration.samples"):
+    with pytest.raises(ConfigError, match=r"command line.*calibration\.samples"):
         with_overrides(config, {"calibration.samples": 0})
 
 

@@ -13,8 +13,9 @@ from mlinfer.optimizer.errors import DataError, TooFewSamplesError
 from mlinfer.optimizer.inspect import inspect_model
 
 
-def test_npz_with_labels_and_disjoint_slices(digits_onnx: Path, digits_data: tuple[Path, Path]
-                                             ) -> None:
+def test_npz_with_labels_and_disjoint_slices(
+    digits_onnx: Path, digits_data: tuple[Path, Path]
+) -> None:
     info = inspect_model(digits_onnx)
     _, val = digits_data
     first = load_dataset(str(val), info, purpose="validation", samples=100)
@@ -26,12 +27,12 @@ def test_npz_with_labels_and_disjoint_slices(digits_onnx: Path, digits_data: tup
     assert [len(b["pixels"]) for b in batches] == [32, 32, 32, 4]
 
 
-def test_wrong_shape_names_the_input_and_expected_shape(digits_onnx: Path, tmp_path: Path
-                                                        ) -> None:
+def test_wrong_shape_names_the_input_and_expected_shape(digits_onnx: Path, tmp_path: Path) -> None:
     info = inspect_model(digits_onnx)
     path = tmp_path / "bad.npz"
     np.savez(path, pixels=np.zeros((20, 8, 8), np.float32))
-    with pytest.raises(DataError, match=r"input 'pixels' has shape \[20, 8, 8\], expected \[N, 64\]"):
+    expected = r"input 'pixels' has shape \[20, 8, 8\], expected \[N, 64\]"
+    with pytest.raises(DataError, match=expected):
         load_dataset(str(path), info, purpose="calibration", samples=10)
 
 
@@ -62,8 +63,9 @@ def test_labels_must_match_the_samples(digits_onnx: Path, tmp_path: Path) -> Non
         load_dataset(str(path), info, purpose="validation", samples=4)
 
 
-def test_entry_point_yielding_feeds(digits_onnx: Path, tmp_path: Path,
-                                    monkeypatch: pytest.MonkeyPatch) -> None:
+def test_entry_point_yielding_feeds(
+    digits_onnx: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     (tmp_path / "my_feeds.py").write_text(
         "import numpy as np\n"
         "def feeds():\n"
@@ -79,8 +81,7 @@ def test_entry_point_yielding_feeds(digits_onnx: Path, tmp_path: Path,
     sys.modules.pop("my_feeds", None)
 
 
-def test_image_directory_goes_through_the_models_preprocessing(repo: Path, tmp_path: Path
-                                                               ) -> None:
+def test_image_directory_goes_through_the_models_preprocessing(repo: Path, tmp_path: Path) -> None:
     config = read_config(repo / "image_cnn")
     info = inspect_model(repo / "image_cnn" / "1" / "model.onnx")
     labels = [f"class_{i}" for i in range(10)]
@@ -88,8 +89,9 @@ def test_image_directory_goes_through_the_models_preprocessing(repo: Path, tmp_p
         (tmp_path / label).mkdir()
         for i in range(2):
             Image.new("RGB", (64, 48), colour).save(tmp_path / label / f"{i}.png")
-    data = load_dataset(str(tmp_path), info, purpose="calibration", samples=10,
-                        image_config=(config, tuple(labels)))
+    data = load_dataset(
+        str(tmp_path), info, purpose="calibration", samples=10, image_config=(config, tuple(labels))
+    )
     assert data.inputs["image"].shape == (4, 3, 32, 32)
     assert data.labels is not None and list(data.labels) == [3, 3, 7, 7]
     red = data.inputs["image"][0]

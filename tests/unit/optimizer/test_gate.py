@@ -15,8 +15,9 @@ rng = np.random.default_rng(0)
 def test_sqnr_matches_its_definition() -> None:
     ref = rng.standard_normal((100, 10)).astype(np.float32)
     noise = 0.01 * rng.standard_normal((100, 10)).astype(np.float32)
-    expected = 10 * math.log10(np.sum(ref.astype(np.float64) ** 2)
-                               / np.sum(noise.astype(np.float64) ** 2))
+    expected = 10 * math.log10(
+        np.sum(ref.astype(np.float64) ** 2) / np.sum(noise.astype(np.float64) ** 2)
+    )
     assert sqnr_db(ref, ref + noise) == pytest.approx(expected, rel=1e-4)
     assert sqnr_db(ref, ref) == math.inf
 
@@ -58,5 +59,9 @@ def test_accuracy_budget_in_points() -> None:
     result = evaluate(budget, {"p": ref_scores}, {"p": cand_scores}, labels)
     assert result.accuracy is not None and result.accuracy.drop_points == pytest.approx(2.0)
     assert not result.passed and "2.00 points below" in result.reasons[0]
-    assert evaluate(Budget(min_cosine=None, max_accuracy_drop=2.0), {"p": ref_scores},
-                    {"p": cand_scores}, labels).passed
+    assert evaluate(
+        Budget(min_cosine=None, max_accuracy_drop=2.0),
+        {"p": ref_scores},
+        {"p": cand_scores},
+        labels,
+    ).passed

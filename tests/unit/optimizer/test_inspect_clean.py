@@ -16,7 +16,8 @@ from mlinfer.optimizer.runner import open_session
 def _model(op_type: str, domain: str = "", opset: int = 17) -> onnx.ModelProto:
     node = helper.make_node(op_type, ["x"], ["y"], name="the_node", domain=domain)
     graph = helper.make_graph(
-        [node], "g",
+        [node],
+        "g",
         [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["batch", 4])],
         [helper.make_tensor_value_info("y", TensorProto.FLOAT, ["batch", 4])],
     )
@@ -53,7 +54,8 @@ def test_an_op_without_a_kernel_here_names_op_and_node(tmp_path: Path) -> None:
 def test_a_type_the_op_cannot_take_names_op_and_node(tmp_path: Path) -> None:
     node = helper.make_node("Relu", ["x"], ["y"], name="relu_u16")
     graph = helper.make_graph(
-        [node], "g",
+        [node],
+        "g",
         [helper.make_tensor_value_info("x", TensorProto.UINT16, [2])],
         [helper.make_tensor_value_info("y", TensorProto.UINT16, [2])],
     )
@@ -72,8 +74,7 @@ def test_not_a_model(tmp_path: Path) -> None:
         inspect_model(tmp_path / "missing.onnx")
 
 
-def test_cleaning_keeps_the_outputs_and_names_every_node(digits_onnx: Path, tmp_path: Path
-                                                         ) -> None:
+def test_cleaning_keeps_the_outputs_and_names_every_node(digits_onnx: Path, tmp_path: Path) -> None:
     cleaned = clean_model(digits_onnx, tmp_path / "clean.onnx")
     model = onnx.load(str(cleaned))
     names = [n.name for n in model.graph.node]
