@@ -129,7 +129,11 @@ def build_with_trtexec(
         )
     cmd = command(binary, onnx, engine, profiles, flags, version)
     progress("running " + " ".join(cmd))
-    with subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True) as p:
+    try:
+        process = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    except OSError as exc:
+        raise ToolUnavailableError(f"cannot run {binary}: {exc.strerror}") from None
+    with process as p:
         assert p.stdout is not None
         tail: list[str] = []
         for line in p.stdout:  # trtexec logs its tactic search: pass it on as progress
