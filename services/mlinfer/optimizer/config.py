@@ -99,6 +99,8 @@ class Profiling(_Strict):
     """Measuring time per point (at least ``min_runs`` runs each)."""
     min_runs: int = Field(5, ge=1)
     warmup_runs: int = Field(2, ge=0)
+    all_candidates: bool = False
+    """Profile candidates over budget too (benchmarks); by default only publishable ones."""
 
 
 class Profile(_Strict):

@@ -151,8 +151,13 @@ def optimize(request: OptimizeRequest, settings: OptimizerSettings, progress: Pr
         report.candidates = [builder.build(p) for p in dict.fromkeys(["fp32", *wanted])]
         if "fp32" not in wanted:
             report.candidates[0].status = "reference"
+        profiled = (
+            ("passed", "reference", "over budget")
+            if config.profiling.all_candidates
+            else ("passed", "reference")
+        )
         for c in report.candidates:
-            if c.status in ("passed", "reference") and c.path is not None:
+            if c.status in profiled and c.path is not None:
                 _profile(c, validation, source, config, progress, settings.profile_threads)
         eligible = [
             c
