@@ -2,7 +2,8 @@
 
 An INT8 candidate over budget is rebuilt with the nodes that damage its outputs most kept in
 float (:mod:`mlinfer.optimizer.sensitivity`), re-calibrated, and gated again: up to
-``fallback.max_rounds`` rounds, excluding ``nodes_per_round`` more nodes each round.
+``fallback.max_rounds`` rounds, excluding ``nodes_per_round`` more nodes each round. With
+``fp16.auto_mixed_precision`` an FP16 candidate falls back the same way (mixed precision).
 """
 
 from __future__ import annotations
@@ -10,15 +11,11 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
-
-import numpy as np
-from numpy.typing import NDArray
 
 from mlinfer.core.errors import MLInferError
 from mlinfer.optimizer.config import ModelOptimization, Precision
 from mlinfer.optimizer.data import Dataset
-from mlinfer.optimizer.fp16 import convert_fp16, convert_mixed_precision
+from mlinfer.optimizer.fp16 import convert_fp16
 from mlinfer.optimizer.gate import GateResult, evaluate
 from mlinfer.optimizer.int8 import quantize_int8_dynamic, quantize_int8_static
 from mlinfer.optimizer.progress import Progress
@@ -79,13 +76,20 @@ class CandidateBuilder:
         else:
             report.path = self._int8(precision, [], 0)
         report.gate = self.gate(report.path)
-        if not report.gate.passed and precision == "fp16" and self.config.fp16.auto_mixed_precision:
-            report.path = self._mixed_precision()
-            report.gate = self.gate(report.path)
-        if precision.startswith("int8"):
+        if precision.startswith("int8") or (
+            precision == "fp16" and self.config.fp16.auto_mixed_precision
+        ):
             self._fallback(precision, report)
         report.status = "passed" if report.gate.passed else "over budget"
         self.progress.report(f"[optimize]   {precision}: {report.status}: {report.gate.worst()}")
+
+    def _rebuild(self, precision: Precision, exclude: list[str], round_: int) -> Path:
+        if precision == "fp16":  # mixed precision: the excluded nodes stay FP32
+            options = self.config.fp16.model_copy(
+                update={"node_block_list": (*self.config.fp16.node_block_list, *exclude)}
+            )
+            return convert_fp16(self.fp32, self.work / f"model.fp16.r{round_}.onnx", options)
+        return self._int8(precision, exclude, round_)
 
     def _int8(self, precision: Precision, exclude: list[str], round_: int) -> Path:
         target = self.work / f"model.{precision}.r{round_}.onnx"
@@ -111,7 +115,9 @@ class CandidateBuilder:
         excluded: list[str] = []
         while not report.gate.passed and report.fallback_rounds < policy.max_rounds:
             sample = self.data.validation.take(0, policy.sensitivity_samples)
-            ranked = node_damage(self.fp32, report.path, sample, skip=excluded)
+            ranked = node_damage(
+                self.fp32, report.path, sample, skip=excluded, every_node=precision == "fp16"
+            )
             if not ranked:
                 break
             worst = [d.node for d in ranked[: policy.nodes_per_round]]
@@ -121,22 +127,6 @@ class CandidateBuilder:
                 f"[optimize]   over budget ({'; '.join(report.gate.reasons)}); round "
                 f"{report.fallback_rounds}: keeping {', '.join(worst)} in float"
             )
-            report.path = self._int8(precision, excluded, report.fallback_rounds)
+            report.path = self._rebuild(precision, excluded, report.fallback_rounds)
             report.gate = self.gate(report.path)
         report.excluded_nodes = excluded
-
-    def _mixed_precision(self) -> Path:
-        feeds = next(self.data.validation.batches(8))
-        names = list(self.data.reference)
-        limit = self.config.budget.min_cosine or 0.99
-
-        def acceptable(reference: list[Any], candidate: list[Any]) -> bool:
-            ref = {n: np.asarray(r) for n, r in zip(names, reference, strict=False)}
-            cand: dict[str, NDArray[Any]] = {
-                n: np.asarray(c) for n, c in zip(names, candidate, strict=False)
-            }
-            from mlinfer.optimizer.agreement import compare_output
-
-            return all(compare_output(n, ref[n], cand[n]).cosine >= limit for n in ref)
-
-        return convert_mixed_precision(self.fp32, self.work / "model.amp.onnx", feeds, acceptable)

@@ -83,7 +83,7 @@ class Fp16Options(_Strict):
     """Ops kept FP32 (None: onnxconverter-common's default list)."""
     node_block_list: tuple[str, ...] = ()
     auto_mixed_precision: bool = False
-    """When plain FP16 breaks the budget, let onnxconverter-common keep the nodes it must FP32."""
+    """When plain FP16 breaks the budget, keep its most damaging nodes FP32 (the fallback)."""
 
 
 class Fallback(_Strict):

@@ -8,14 +8,11 @@ FP16 kernels are missing or unstable, e.g. Resize, NonMaxSuppression, TopK).
 from __future__ import annotations
 
 import warnings
-from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
 import onnx
 
 from mlinfer.optimizer.config import Fp16Options
-from mlinfer.optimizer.data import Feeds
 from mlinfer.optimizer.errors import OptimizerError
 from mlinfer.optimizer.inspect import load_model
 
@@ -45,22 +42,5 @@ def convert_fp16(source: Path, target: Path, options: Fp16Options) -> Path:
             f"onnxconverter-common could not convert this model to FP16 with block list "
             f"{options.op_block_list}: {type(exc).__name__}: {exc}"
         ) from None
-    onnx.save(model, str(target))
-    return target
-
-
-def convert_mixed_precision(
-    source: Path,
-    target: Path,
-    feeds: Feeds,
-    acceptable: Callable[[list[Any], list[Any]], bool],
-) -> Path:
-    """onnxconverter-common's automatic mixed precision: it bisects the graph and keeps FP32
-    the nodes without which ``acceptable(reference_outputs, fp16_outputs)`` fails."""
-    from onnxconverter_common import auto_mixed_precision
-
-    model = auto_mixed_precision.auto_convert_mixed_precision(
-        load_model(source), feeds, validate_fn=acceptable, keep_io_types=True
-    )
     onnx.save(model, str(target))
     return target

@@ -83,9 +83,15 @@ def _measured_output(
 
 
 def node_damage(
-    float_path: Path, quant_path: Path, dataset: Dataset, skip: Iterable[str] = ()
+    float_path: Path,
+    quant_path: Path,
+    dataset: Dataset,
+    skip: Iterable[str] = (),
+    *,
+    every_node: bool = False,
 ) -> list[NodeDamage]:
-    """Quantized nodes ranked most damaging first (``skip``: already excluded ones)."""
+    """Quantized nodes ranked most damaging first (``skip``: already excluded ones).
+    ``every_node``: rank every node both models have (an FP16 model converts them all)."""
     reference_model, quant_model = load_model(float_path), load_model(quant_path)
     quant_outputs = {o for n in quant_model.graph.node for o in n.output}
     compared = sorted(_float_tensors(reference_model) & quant_outputs)
@@ -110,7 +116,9 @@ def node_damage(
         else min(_CLEAN_DB, 10 * math.log10(max(signal[n], 1e-20) / noise[n]))
         for n in compared
     }
-    touched = quantized_nodes(quant_model) - set(skip)
+    touched = (
+        {n.name for n in quant_model.graph.node} if every_node else quantized_nodes(quant_model)
+    ) - set(skip)
     consumers: dict[str, list[onnx.NodeProto]] = {}
     for node in reference_model.graph.node:
         for name in node.input:
