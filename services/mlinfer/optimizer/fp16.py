@@ -35,8 +35,12 @@ def convert_fp16(source: Path, target: Path, options: Fp16Options) -> Path:
 
     try:
         model = convert()
-        onnx.checker.check_model(model)
-    except (AttributeError, onnx.checker.ValidationError) as exc:
+        onnx.checker.check_model(model, full_check=True)  # types too: ORT would refuse
+    except (
+        AttributeError,
+        onnx.checker.ValidationError,
+        onnx.shape_inference.InferenceError,
+    ) as exc:
         # e.g. onnxconverter-common 1.16 when a blocked op reads a graph input directly
         raise OptimizerError(
             f"onnxconverter-common could not convert this model to FP16 with block list "
