@@ -157,3 +157,17 @@ def test_report_only_profiles_an_existing_model(
     report = json.loads(capsys.readouterr().out)
     (candidate,) = report["candidates"]
     assert candidate["precision"] == "fp32" and candidate["profile"]["throughput"] > 0
+
+
+def test_an_engine_is_never_used_without_tensorrt_to_check_it(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    model = tmp_path / "repo" / "cnn"
+    (model / "1").mkdir(parents=True)
+    (model / "config.pbtxt").write_text(
+        'name: "cnn"\nplatform: "tensorrt_plan"\nmax_batch_size: 8\n'
+        'default_model_filename: "model.plan"\n'
+    )
+    (model / "1" / "model.plan").write_bytes(b"an engine from elsewhere")
+    assert main(["optimize", str(model), "--report-only", "-q"]) == 2
+    assert "TensorRT is needed" in capsys.readouterr().err

@@ -268,6 +268,8 @@ def profile_only(
     source: SourceModel, config: ModelOptimization, settings: OptimizerSettings, progress: Progress
 ) -> Report:
     """``--report-only``: profile an existing model (agreement needs a reference: not here)."""
+    if source.onnx_path.suffix == ".plan":
+        return engine_report(source, settings, progress)
     start = time.monotonic()
     info = inspect_model(source.onnx_path)
     report = Report(source.name, str(source.onnx_path), config.target)
@@ -279,6 +281,35 @@ def profile_only(
     candidate = CandidateReport(_precision_of(info), status="profiled", path=source.onnx_path)
     _profile(candidate, data, source, config, progress, settings.profile_threads)
     report.candidates.append(candidate)
+    report.passed = True
+    report.wall_s = time.monotonic() - start
+    return report
+
+
+def engine_report(source: SourceModel, settings: OptimizerSettings, progress: Progress) -> Report:
+    """``--report-only`` for a TensorRT engine: refuse it unless its key matches this machine's
+    TensorRT, CUDA and GPU; then time it with trtexec when trtexec is here."""
+    from mlinfer.optimizer.device import current_device
+    from mlinfer.optimizer.engine_key import runtime_parts, stored_parts, verify_engine
+    from mlinfer.optimizer.tensorrt.trtexec import time_engine
+
+    start = time.monotonic()
+    toolchain = find_toolchain(settings.trtexec)
+    device = current_device()
+    verify_engine(
+        source.onnx_path,
+        runtime_parts(toolchain.version, device.cuda_version if device else None, device),
+    )
+    report = Report(source.name, str(source.onnx_path), "tensorrt")
+    parts = stored_parts(source.onnx_path) or {}
+    report.notes.append(f"engine key matches this machine (TensorRT {toolchain.version})")
+    if toolchain.trtexec is not None:
+        with progress.step("timing the engine with trtexec"):
+            timing = time_engine(toolchain.trtexec, source.onnx_path)
+        report.notes.append("trtexec: " + ", ".join(f"{k} {v:g}" for k, v in timing.items()))
+    report.candidates.append(
+        CandidateReport(str(parts.get("precision", "?")), status="profiled", path=source.onnx_path)
+    )
     report.passed = True
     report.wall_s = time.monotonic() - start
     return report

@@ -56,7 +56,7 @@ def resolve_source(path: Path, name: str | None = None) -> SourceModel:
             labels=source.labels,
             version=version,
         )
-    if path.suffix != ".onnx":
+    if path.suffix not in (".onnx", ".plan"):
         raise ModelCheckError(f"{path}: give a model directory (with config.pbtxt) or a .onnx")
     model_dir = path.parent.parent
     if path.parent.name.isdigit() and (model_dir / "config.pbtxt").is_file():

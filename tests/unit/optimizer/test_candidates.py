@@ -180,19 +180,22 @@ def test_a_conversion_the_converter_gets_wrong_is_an_error_not_a_broken_file(
     assert not (tmp_path / "b.onnx").exists()
 
 
-def test_mixed_precision_when_plain_fp16_breaks_the_budget(digits_onnx: Path, tmp_path: Path
-                                                           ) -> None:
+def test_mixed_precision_when_plain_fp16_breaks_the_budget(
+    digits_onnx: Path, tmp_path: Path
+) -> None:
     validation = _digits_dataset(64)
     fp32 = clean_model(digits_onnx, tmp_path / "clean.onnx")
     reference = run_dataset(open_session(digits_onnx), validation)
     # plain FP16 reaches ~80 dB on digits: a 100 dB floor refuses it
     config = with_overrides(ModelOptimization(), {"budget.min_sqnr_db": 100.0})
-    plain = CandidateBuilder(fp32, tmp_path, config, GateInputs(validation, reference, None),
-                             Progress()).build("fp16")
+    plain = CandidateBuilder(
+        fp32, tmp_path, config, GateInputs(validation, reference, None), Progress()
+    ).build("fp16")
     assert plain.status == "over budget"
     amp = with_overrides(config, {"fp16.auto_mixed_precision": True})
-    report = CandidateBuilder(fp32, tmp_path, amp, GateInputs(validation, reference, None),
-                              Progress()).build("fp16")
+    report = CandidateBuilder(
+        fp32, tmp_path, amp, GateInputs(validation, reference, None), Progress()
+    ).build("fp16")
     assert report.status == "passed", report.error or (report.gate and report.gate.reasons)
     assert report.fallback_rounds >= 1 and report.excluded_nodes
     assert report.path is not None

@@ -50,7 +50,8 @@ def find_toolchain(trtexec_name: str) -> Toolchain:
     if binary is not None:
         return Toolchain(trtexec_version(binary), trtexec=binary)
     raise ToolUnavailableError(
-        "--target tensorrt needs TensorRT: neither the tensorrt Python module nor trtexec "
+        "TensorRT is needed (--target tensorrt, or a .plan engine): neither the tensorrt "
+        "Python module nor trtexec "
         f"('{trtexec_name}', MLINFER_OPTIMIZER_TRTEXEC) is available on this machine"
     )
 

@@ -155,3 +155,16 @@ def parse_timing(output: str) -> dict[str, float]:
     if found:
         result["mean_ms"], result["p50_ms"], result["p99_ms"] = map(float, found.groups())
     return result
+
+
+def time_engine(binary: str, engine: Path) -> dict[str, float]:
+    """Load ``engine`` with trtexec and time it (its default warm-up and duration)."""
+    try:
+        done = subprocess.run(
+            [binary, f"--loadEngine={engine}"], capture_output=True, text=True, timeout=600
+        )
+    except (OSError, subprocess.SubprocessError) as exc:
+        raise ToolUnavailableError(f"cannot run {binary}: {exc}") from None
+    if done.returncode != 0:
+        raise OptimizerError(f"trtexec could not run {engine}:\n{done.stdout[-2000:]}")
+    return parse_timing(done.stdout)
