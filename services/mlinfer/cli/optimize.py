@@ -212,3 +212,10 @@ def run(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
     return 0
+
+
+def trt_optimize(argv: list[str] | None = None) -> int:
+    """``trt-optimize`` (the specification's name): ``mlinfer optimize --target tensorrt``."""
+    from mlinfer.cli.main import main
+
+    return main(["optimize", "--target", "tensorrt", *(sys.argv[1:] if argv is None else argv)])

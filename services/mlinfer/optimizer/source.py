@@ -56,6 +56,8 @@ def resolve_source(path: Path, name: str | None = None) -> SourceModel:
             labels=source.labels,
             version=version,
         )
+    if not path.exists():
+        raise ModelCheckError(f"{path} does not exist")
     if path.suffix not in (".onnx", ".plan"):
         raise ModelCheckError(f"{path}: give a model directory (with config.pbtxt) or a .onnx")
     model_dir = path.parent.parent
