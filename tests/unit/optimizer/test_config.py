@@ -60,3 +60,14 @@ def test_flags_override_the_file() -> None:
 def test_tensorrt_refuses_dynamic_int8() -> None:
     with pytest.raises(ConfigError, match="int8_dynamic"):
         with_overrides(ModelOptimization(), {"target": "tensorrt", "precisions": ["int8_dynamic"]})
+
+
+def test_machine_settings_come_from_the_environment(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    from mlinfer.optimizer.settings import OptimizerSettings
+
+    monkeypatch.setenv("MLINFER_OPTIMIZER_CACHE_DIR", str(tmp_path))
+    monkeypatch.setenv("MLINFER_OPTIMIZER_TRTEXEC", "/opt/trt/bin/trtexec")
+    settings = OptimizerSettings()
+    assert settings.cache_dir == tmp_path and settings.trtexec == "/opt/trt/bin/trtexec"
