@@ -15,6 +15,7 @@ from pathlib import Path
 from mlinfer.core.errors import MLInferError
 from mlinfer.optimizer.config import ModelOptimization, Precision
 from mlinfer.optimizer.data import Dataset
+from mlinfer.optimizer.errors import DataError
 from mlinfer.optimizer.fp16 import convert_fp16
 from mlinfer.optimizer.gate import GateResult, evaluate
 from mlinfer.optimizer.int8 import quantize_int8_dynamic, quantize_int8_static
@@ -97,7 +98,7 @@ class CandidateBuilder:
             return quantize_int8_dynamic(self.fp32, target, self.config.int8, exclude=exclude)
         calibration = self.data.calibration
         if calibration is None:
-            raise MLInferError("int8 needs calibration data: give --calibration")
+            raise DataError("int8 needs calibration data: give --calibration")
         counter = self.progress.counter("calibration samples", len(calibration))
         return quantize_int8_static(
             self.fp32,

@@ -19,6 +19,7 @@ from mlinfer.optimizer.clean import clean_model
 from mlinfer.optimizer.config import ModelOptimization
 from mlinfer.optimizer.data import Dataset, load_dataset, synthetic_dataset
 from mlinfer.optimizer.engine_key import KEY_SUFFIX, EngineKey
+from mlinfer.optimizer.errors import DataError
 from mlinfer.optimizer.inspect import ModelInfo, inspect_model
 from mlinfer.optimizer.profile import profile_model
 from mlinfer.optimizer.progress import Progress
@@ -66,9 +67,9 @@ def load_data(
     calibration = None
     if need_calibration:
         if calib_cfg.source is None:
-            raise_missing("calibration", "--calibration")
+            raise _missing("calibration", "--calibration")
         calibration = load_dataset(
-            str(calib_cfg.source),
+            calib_cfg.source,
             info,
             purpose="calibration",
             samples=calib_cfg.samples,
@@ -78,8 +79,7 @@ def load_data(
         )
     val_source = val_cfg.source or calib_cfg.source
     if val_source is None:
-        raise_missing("validation", "--validation")
-    assert val_source is not None
+        raise _missing("validation", "--validation")
     shared = val_cfg.source is None or val_cfg.source == calib_cfg.source
     validation = load_dataset(
         val_source,
@@ -94,10 +94,8 @@ def load_data(
     return calibration, validation
 
 
-def raise_missing(purpose: str, flag: str) -> None:
-    from mlinfer.optimizer.errors import DataError
-
-    raise DataError(
+def _missing(purpose: str, flag: str) -> DataError:
+    return DataError(
         f"{purpose} data is needed: give {flag} (.npz, .npy, image directory or "
         f"module:function) or set {purpose}.source in the config"
     )
