@@ -17,6 +17,22 @@ from mlinfer.optimizer.errors import OptimizerError
 from mlinfer.optimizer.inspect import load_model
 
 
+def _retype_casts(model: onnx.ModelProto) -> onnx.ModelProto:
+    """A Cast into FLOAT whose output the converter made FLOAT16 (e.g. BERT's attention mask,
+    int64 -> float) keeps ``to=FLOAT`` in onnxconverter-common 1.16: make it cast to FLOAT16,
+    as the tensor it writes is now declared."""
+    declared = {
+        v.name: v.type.tensor_type.elem_type for v in (*model.graph.value_info, *model.graph.output)
+    }
+    for node in model.graph.node:
+        if node.op_type != "Cast" or declared.get(node.output[0]) != onnx.TensorProto.FLOAT16:
+            continue
+        for attribute in node.attribute:
+            if attribute.name == "to" and attribute.i == onnx.TensorProto.FLOAT:
+                attribute.i = onnx.TensorProto.FLOAT16
+    return model
+
+
 def convert_fp16(source: Path, target: Path, options: Fp16Options) -> Path:
     from onnxconverter_common import float16
 
@@ -34,7 +50,7 @@ def convert_fp16(source: Path, target: Path, options: Fp16Options) -> Path:
             return converted
 
     try:
-        model = convert()
+        model = _retype_casts(convert())
         onnx.checker.check_model(model, full_check=True)  # types too: ORT would refuse
     except (
         AttributeError,

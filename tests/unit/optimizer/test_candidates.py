@@ -201,3 +201,38 @@ def test_mixed_precision_when_plain_fp16_breaks_the_budget(
     assert report.path is not None
     kept = {i.data_type for i in onnx.load(str(report.path)).graph.initializer}
     assert TensorProto.FLOAT in kept  # some weights stayed FP32
+
+
+def test_fp16_of_an_integer_mask_cast_into_float(tmp_path: Path) -> None:
+    """BERT's pattern: an INT64 attention mask cast to float, then arithmetic on it."""
+    nodes = [
+        helper.make_node("Cast", ["mask"], ["maskf"], name="cast_mask", to=TensorProto.FLOAT),
+        helper.make_node("Mul", ["maskf", "x"], ["masked"], name="apply"),
+        helper.make_node("MatMul", ["masked", "w"], ["y"], name="project"),
+    ]
+    w = np.random.default_rng(0).standard_normal((8, 4)).astype(np.float32)
+    graph = helper.make_graph(
+        nodes,
+        "mask",
+        [
+            helper.make_tensor_value_info("mask", TensorProto.INT64, ["batch", 8]),
+            helper.make_tensor_value_info("x", TensorProto.FLOAT, ["batch", 8]),
+        ],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, ["batch", 4])],
+        [numpy_helper.from_array(w, "w")],
+    )
+    source = tmp_path / "mask.onnx"
+    onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)]), source)
+    out = convert_fp16(source, tmp_path / "mask.fp16.onnx", Fp16Options())
+    cast = next(n for n in onnx.load(str(out)).graph.node if n.name == "cast_mask")
+    assert cast.attribute[0].i == TensorProto.FLOAT16
+    feeds = {
+        "mask": np.array([[1] * 6 + [0] * 2], np.int64),
+        "x": np.random.default_rng(1).standard_normal((1, 8)).astype(np.float32),
+    }
+    np.testing.assert_allclose(
+        open_session(out).run(None, feeds)[0],
+        open_session(source).run(None, feeds)[0],
+        rtol=1e-2,
+        atol=1e-2,
+    )
