@@ -120,6 +120,9 @@ class TensorRTOptions(_Strict):
     """Per-input overrides; by default derived from config.pbtxt."""
     strongly_typed: bool = False
     """TensorRT 10: build the Q/DQ network strongly typed (precision exactly as the file says)."""
+    int8_mode: Literal["explicit", "implicit"] = "explicit"
+    """explicit: build the gated Q/DQ file. implicit (TensorRT 8.x): TensorRT calibrates the
+    FP32 model with an entropy calibrator on the calibration data (and caches the result)."""
 
 
 class ModelOptimization(_Strict):

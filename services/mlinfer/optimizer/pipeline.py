@@ -175,11 +175,24 @@ def optimize(request: OptimizeRequest, settings: OptimizerSettings, progress: Pr
             model_file = work / "model.plan"
             with progress.step(f"TensorRT {toolchain.version} engine ({chosen.precision})"):
                 key = _build_engine(
-                    request, info, chosen, calibration, toolchain, settings, model_file, progress
+                    request,
+                    info,
+                    chosen,
+                    calibration,
+                    toolchain,
+                    settings,
+                    model_file,
+                    progress,
+                    fp32,
                 )
             extra[model_file.name + KEY_SUFFIX] = key.to_json().encode()
+            built_from = (
+                "the FP32 model with its own entropy calibration (implicit INT8)"
+                if "implicit_int8" in key.flags
+                else "that same file"
+            )
             report.notes.append(
-                "the gate ran the ONNX candidate on ONNX Runtime; TensorRT built that same file "
+                f"the gate ran the ONNX candidate on ONNX Runtime; TensorRT built {built_from} "
                 f"(engine key {key.digest[:16]})"
             )
         if request.repository is not None:
@@ -208,6 +221,7 @@ def _build_engine(
     settings: OptimizerSettings,
     target: Path,
     progress: Progress,
+    fp32: Path,
 ) -> EngineKey:
     assert chosen.path is not None
     source, options = request.source, request.config.tensorrt
@@ -215,15 +229,17 @@ def _build_engine(
     profiles = derive_profiles(
         info, source.max_batch_size, source.preferred_batch_sizes(), config_dims, options.profiles
     )
+    implicit = options.int8_mode == "implicit" and chosen.precision == "int8"
     return build_engine(
-        chosen.path,
+        fp32 if implicit else chosen.path,  # implicit INT8: TensorRT calibrates the FP32 graph
         chosen.precision,
         profiles,
         options,
         toolchain=toolchain,
         cache_dir=settings.cache_dir,
         target=target,
-        calibration=calibration,
+        calibration=calibration if chosen.precision == "int8" else None,
+        implicit_int8=implicit,
         progress=lambda m: progress.report(f"[optimize]   {m}"),
     )
 

@@ -110,7 +110,7 @@ def build_engine(
     key = engine_key(
         onnx_path,
         precision,
-        calibration if implicit_int8 else None,
+        calibration,
         profiles,
         flags,
         toolchain,
