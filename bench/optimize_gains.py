@@ -188,8 +188,10 @@ def render(results: list[tuple[Case, dict[str, Any]]], meta: dict[str, Any]) -> 
         "- `over budget` rows are measured for comparison; `mlinfer optimize` would never "
         "publish them. The optimizer wall time covers all of a model's candidates: cleaning, "
         "calibration, the gate, fallback rounds and profiling.",
-        "- FP16 runs on the CPU provider through casts and the few FP16 kernels it has: it "
-        "shows the size saving, not a speed-up (FP16 pays off on a GPU, under TensorRT).",
+        "- FP16 on the CPU provider: ONNX Runtime runs FP16 kernels where it has them and "
+        "casts elsewhere; it is where TensorRT on a GPU gains most. The candidates of a model "
+        "are profiled one after another, so other users' load can fall on them unevenly: "
+        "read a small ratio as noise.",
         "",
         "| model | precision | status | p50 ms (b1) | p99 ms (b1) | samples/s (batch) | "
         "x FP32 | size MB | accuracy / agreement | optimizer s |",
