@@ -184,7 +184,9 @@ def render(results: list[tuple[Case, dict[str, Any]]], meta: dict[str, Any]) -> 
         "scikit-learn's digits: its top-1 accuracy is real (450 held-out samples). Random "
         "weights saturate a final softmax or tanh (one-hot probabilities, +-1 poolers) and "
         "would make every candidate look exact, so for those models the benchmark replaces "
-        "that last activation by Identity: agreement is measured on logits.",
+        "that last activation by Identity: agreement is measured on logits. YOLOv8n's output is "
+        "[84, 8400] (box and class rows x anchors): its top-1 column is an argmax over anchors "
+        "and means nothing; cosine and SQNR are its agreement.",
         "- `over budget` rows are measured for comparison; `mlinfer optimize` would never "
         "publish them. The optimizer wall time covers all of a model's candidates: cleaning, "
         "calibration, the gate, fallback rounds and profiling.",
