@@ -9,6 +9,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from mlinfer.cli import optimize
 from mlinfer.cli import registry as registry_cli
 from mlinfer.core.errors import MLInferError
 from mlinfer.observability.logs import configure_logging, print_banner
@@ -78,6 +79,7 @@ def _parser() -> argparse.ArgumentParser:
     gen.set_defaults(run=_run_generate)
 
     registry_cli.add_parser(sub)
+    optimize.add_parser(sub)
     bench = sub.add_parser("bench", help="load generator: throughput and latency of a model")
     _bench_options(bench)
     bench.set_defaults(run=_run_bench)
