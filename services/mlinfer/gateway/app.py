@@ -13,7 +13,7 @@ from mlinfer.auth.guard import AccessGuard
 from mlinfer.core.dataplane import DataPlane
 from mlinfer.core.errors import MLInferError
 from mlinfer.core.settings import Settings
-from mlinfer.gateway import routes_image, routes_simple, routes_v2
+from mlinfer.gateway import routes_admin, routes_image, routes_simple, routes_v2
 from mlinfer.gateway.errors import handle_mlinfer_error, handle_validation_error
 from mlinfer.gateway.middleware import GatewayMiddleware
 from mlinfer.observability.metrics import GatewayMetrics
@@ -47,4 +47,5 @@ def create_app(
     app.include_router(routes_v2.build_router(dataplane, settings, tracer, guard))
     app.include_router(routes_image.build_router(dataplane, settings, guard))
     app.include_router(routes_simple.build_router(dataplane, registry, settings, guard))
+    app.include_router(routes_admin.build_router(dataplane, settings, guard))
     return app

@@ -14,6 +14,7 @@ from tritonclient.grpc import model_config_pb2 as mc
 
 from mlinfer.backends.base import Backend, ModelMetricsSnapshot
 from mlinfer.backends.embedded.model import LoadedVersion
+from mlinfer.batching.scheduler import MAX_INSTANCES
 from mlinfer.core.errors import (
     InvalidInputError,
     MLInferError,
@@ -169,6 +170,18 @@ class EmbeddedBackend(Backend):
             entry.states = {v: (UNAVAILABLE, "unloaded") for v in entry.states}
             entry.error = ""
         self._retire(old.values())
+
+    async def set_instance_count(self, name: str, count: int) -> int:
+        """Scale every served version of ``name`` to ``count`` instances, live."""
+        if not 1 <= count <= MAX_INSTANCES:
+            raise InvalidInputError(
+                f"instance count must be between 1 and {MAX_INSTANCES}, got {count}"
+            )
+        async with self._lock(name):  # not while the model (re)loads
+            self._resolve(name, "")
+            for loaded in self._models[name].serving.values():
+                await loaded.scale_to(count)
+        return count
 
     def _check_control_allowed(self) -> None:
         mode = self._settings.model_control_mode
