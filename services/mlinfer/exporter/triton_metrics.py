@@ -20,68 +20,37 @@ def _stat(kind: str, field: str, scale: float = 1.0) -> _Getter:
 
 
 COUNTERS: tuple[tuple[str, str, _Getter], ...] = (
-    (
-        "nv_inference_request_success",
-        "Number of successful inference requests, all batch sizes",
-        _stat("success", "count"),
-    ),
-    (
-        "nv_inference_request_failure",
-        "Number of failed inference requests, all batch sizes",
-        _stat("fail", "count"),
-    ),
-    (
-        "nv_inference_count",
-        "Number of inferences performed (does not include cached requests)",
-        lambda s: s["inference_count"],
-    ),
-    (
-        "nv_inference_exec_count",
-        "Number of model executions performed (does not include cached requests)",
-        lambda s: s["execution_count"],
-    ),
-    (
-        "nv_inference_request_duration_us",
-        "Cumulative inference request duration in microseconds (includes cached requests)",
-        _stat("success", "ns", 1e-3),
-    ),
-    (
-        "nv_inference_queue_duration_us",
-        "Cumulative inference queuing duration in microseconds",
-        _stat("queue", "ns", 1e-3),
-    ),
-    (
-        "nv_inference_compute_input_duration_us",
-        "Cumulative compute input duration in microseconds",
-        _stat("compute_input", "ns", 1e-3),
-    ),
-    (
-        "nv_inference_compute_infer_duration_us",
-        "Cumulative compute inference duration in microseconds",
-        _stat("compute_infer", "ns", 1e-3),
-    ),
-    (
-        "nv_inference_compute_output_duration_us",
-        "Cumulative inference compute output duration in microseconds",
-        _stat("compute_output", "ns", 1e-3),
-    ),
-    ("nv_cache_num_hits_per_model", "Number of cache hits per model", _stat("cache_hit", "count")),
-    (
-        "nv_cache_num_misses_per_model",
-        "Number of cache misses per model",
-        _stat("cache_miss", "count"),
-    ),
-    (
-        "nv_cache_hit_duration_per_model",
-        "Total cache hit duration per model, in microseconds",
-        _stat("cache_hit", "ns", 1e-3),
-    ),
-    (
-        "nv_cache_miss_duration_per_model",
-        "Total cache miss (insertion) duration per model, in microseconds",
-        _stat("cache_miss", "ns", 1e-3),
-    ),
-)
+    ("nv_inference_request_success", "Number of successful inference requests, all batch sizes",
+     _stat("success", "count")),
+    ("nv_inference_request_failure", "Number of failed inference requests, all batch sizes",
+     _stat("fail", "count")),
+    ("nv_inference_count", "Number of inferences performed (does not include cached requests)",
+     lambda s: s["inference_count"]),
+    ("nv_inference_exec_count",
+     "Number of model executions performed (does not include cached requests)",
+     lambda s: s["execution_count"]),
+    ("nv_inference_request_duration_us",
+     "Cumulative inference request duration in microseconds (includes cached requests)",
+     _stat("success", "ns", 1e-3)),
+    ("nv_inference_queue_duration_us", "Cumulative inference queuing duration in microseconds",
+     _stat("queue", "ns", 1e-3)),
+    ("nv_inference_compute_input_duration_us",
+     "Cumulative compute input duration in microseconds", _stat("compute_input", "ns", 1e-3)),
+    ("nv_inference_compute_infer_duration_us",
+     "Cumulative compute inference duration in microseconds", _stat("compute_infer", "ns", 1e-3)),
+    ("nv_inference_compute_output_duration_us",
+     "Cumulative inference compute output duration in microseconds",
+     _stat("compute_output", "ns", 1e-3)),
+    ("nv_cache_num_hits_per_model", "Number of cache hits per model",
+     _stat("cache_hit", "count")),
+    ("nv_cache_num_misses_per_model", "Number of cache misses per model",
+     _stat("cache_miss", "count")),
+    ("nv_cache_hit_duration_per_model",
+     "Total cache hit duration per model, in microseconds", _stat("cache_hit", "ns", 1e-3)),
+    ("nv_cache_miss_duration_per_model",
+     "Total cache miss (insertion) duration per model, in microseconds",
+     _stat("cache_miss", "ns", 1e-3)),
+)  # fmt: skip
 
 
 def render(snapshots: Sequence[ModelMetricsSnapshot]) -> str:
