@@ -40,13 +40,15 @@ def apply(base: PolicyConfig, values: Mapping[str, Any], where: str) -> PolicyCo
         )
     converted: dict[str, Any] = {}
     for key, raw in values.items():
-        kind = type(getattr(base, key))
+        integer = isinstance(getattr(base, key), int)
         try:
-            converted[key] = kind(float(raw)) if kind is int else kind(raw)
+            number = float(raw)
         except (TypeError, ValueError):
-            raise AutoscalerConfigError(
-                f"{where}: {key} must be a {kind.__name__}, got {raw!r}"
-            ) from None
+            number = float("nan")
+        if number != number or (integer and not number.is_integer()):
+            kind = "an integer" if integer else "a number"
+            raise AutoscalerConfigError(f"{where}: {key} must be {kind}, got {raw!r}")
+        converted[key] = int(number) if integer else number
     return dataclasses.replace(base, **converted)
 
 

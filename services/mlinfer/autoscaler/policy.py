@@ -10,8 +10,9 @@ series replay exactly under a fake clock. The rules, in the order they are appli
 4. up: over the stable window, mean utilization above ``scale_up_utilization`` or mean queue
    time per request above ``queue_time_target_us`` -> one more instance, unless the thermal
    guard (hot device) or the memory guard (the footprint does not fit) holds it back;
-5. down: for the whole stable window, utilization below ``scale_down_utilization`` and no
-   request pending -> one fewer, if the load would still fit the remaining instances.
+5. down: for the whole stable window, utilization below ``scale_down_utilization`` and an
+   empty queue (no request waiting beyond the instances, queue time under half the target)
+   -> one fewer, if the load would still fit the remaining instances.
 
 Cooldowns count from the last change in either direction: ``cooldown_up_s`` before another
 scale-up (or a throttle step), ``cooldown_down_s`` before a scale-down, so a scale-up is never
@@ -26,6 +27,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 UP, DOWN, HOLD = "up", "down", "hold"
+_IDLE_QUEUE_FRACTION = 0.5  # queue time under half the target counts as an empty queue
 
 
 @dataclass(frozen=True)
@@ -200,7 +202,13 @@ class ScalingPolicy:
         if not window or now - state.samples[0][0] < cfg.stable_window_s:
             return False
         for s in window:
-            if s.pending > 0:
+            # "Queue empty": nothing waits beyond what the instances execute (mlinfer counts
+            # executing requests as pending, Triton does not) and queueing stays short.
+            if s.pending > current:
+                return False
+            if s.queue_us_per_request is not None and (
+                s.queue_us_per_request > cfg.queue_time_target_us * _IDLE_QUEUE_FRACTION
+            ):
                 return False
             if s.utilization is not None and s.utilization >= cfg.scale_down_utilization:
                 return False
