@@ -72,7 +72,7 @@ def test_a_bad_model_parameter_names_the_model_and_where() -> None:
     params = {
         "image_cnn": from_model_parameters({"autoscaler_cooldown_up_s": {"string_value": "-3"}})
     }
-    with pytest.raises(AutoscalerConfigError, match="model 'image_cnn'.*cooldown_up_s"):
+    with pytest.raises(AutoscalerConfigError, match=r"model 'image_cnn'.*cooldown_up_s"):
         resolve(PolicyConfig(), {}, {}, params, SERVED)
 
 
