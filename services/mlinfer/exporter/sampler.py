@@ -130,9 +130,8 @@ class _Exposition(Collector):
         yield up
         yield duration
         by_name: dict[str, list[Reading]] = {}
-        for state in states.values():
-            for reading in state.readings:
-                by_name.setdefault(reading.name, []).append(reading)
+        for reading in _merged(states):
+            by_name.setdefault(reading.name, []).append(reading)
         for name, readings in sorted(by_name.items()):
             kind, help_text, label_names = METRICS[name]
             if kind == COUNTER:
@@ -149,7 +148,7 @@ def render_triton_counters(sampler: Sampler) -> str:
     prometheus_client appends ``_total`` to every counter, so these few lines are written here.
     """
     lines: list[str] = []
-    readings = [r for s in sampler.snapshot().values() for r in s.readings]
+    readings = _merged(sampler.snapshot())
     for name, (kind, help_text, label_names) in METRICS.items():
         values = [r for r in readings if r.name == name]
         if kind != COUNTER or not values:
@@ -159,6 +158,23 @@ def render_triton_counters(sampler: Sampler) -> str:
             labels = ",".join(f'{k}="{_escape(r.labels[k])}"' for k in label_names)
             lines.append(f"{name}{{{labels}}} {r.value!r}")
     return "\n".join(lines) + "\n" if lines else ""
+
+
+def _merged(states: dict[str, _State]) -> list[Reading]:
+    """Readings of all collectors; a series two report comes from the first in order.
+
+    tegrastats and sysfs both see a Jetson's GPU load and temperatures: sysfs is the
+    fallback, listed after tegrastats, so a series is exposed once.
+    """
+    seen: set[tuple[str, tuple[tuple[str, str], ...]]] = set()
+    out = []
+    for state in states.values():  # in collector order
+        for reading in state.readings:
+            key = (reading.name, tuple(sorted(reading.labels.items())))
+            if key not in seen:
+                seen.add(key)
+                out.append(reading)
+    return out
 
 
 def _escape(value: str) -> str:
