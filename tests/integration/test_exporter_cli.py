@@ -34,7 +34,7 @@ def _series(text: str) -> Series:
 
 @pytest.fixture
 def jetson_like(tmp_path: Path) -> Path:
-    root = _write(tmp_path / "root", L4T35)
+    _write(tmp_path / "root", L4T35)
     replay = tmp_path / "tegrastats"
     replay.write_text(
         "#!/bin/sh\n"
