@@ -42,13 +42,33 @@ def _free_port() -> int:
 def _serve(repo: Path) -> tuple[subprocess.Popen[bytes], str]:
     port = _free_port()
     proc = subprocess.Popen(
-        [sys.executable, "-m", "mlinfer", "serve", "--host", "127.0.0.1", "--http-port",
-         str(port), "--grpc-port", str(_free_port()), "--model-repository", str(repo),
-         "--model-control-mode", "explicit", "--load-model", MODEL],
-        env={**os.environ, "MLINFER_LOG_LEVEL": "WARNING", "MLINFER_AUTH_MODE": "disabled",
-             "MLINFER_CACHE_BACKEND": "off"},
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-    )  # fmt: skip
+        [
+            sys.executable,
+            "-m",
+            "mlinfer",
+            "serve",
+            "--host",
+            "127.0.0.1",
+            "--http-port",
+            str(port),
+            "--grpc-port",
+            str(_free_port()),
+            "--model-repository",
+            str(repo),
+            "--model-control-mode",
+            "explicit",
+            "--load-model",
+            MODEL,
+        ],
+        env={
+            **os.environ,
+            "MLINFER_LOG_LEVEL": "WARNING",
+            "MLINFER_AUTH_MODE": "disabled",
+            "MLINFER_CACHE_BACKEND": "off",
+        },
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     url = f"127.0.0.1:{port}"
     for _ in range(600):
         try:
@@ -62,8 +82,9 @@ def _serve(repo: Path) -> tuple[subprocess.Popen[bytes], str]:
 
 
 def _set_instances(url: str, count: int) -> None:
-    r = httpx.put(f"http://{url}/v2/admin/models/{MODEL}/instances", json={"instances": count},
-                  timeout=300)  # fmt: skip
+    r = httpx.put(
+        f"http://{url}/v2/admin/models/{MODEL}/instances", json={"instances": count}, timeout=300
+    )
     r.raise_for_status()
 
 
@@ -71,11 +92,14 @@ def instances_table(url: str, requests: int) -> list[str]:
     rows = ["| instances | req/s (c=32) | p50 ms | p99 ms | errors |", "|---|---|---|---|---|"]
     for count in (1, 2, 4):
         _set_instances(url, count)
-        [level] = run_load(LoadConfig(url=url, model=MODEL, concurrency=(32,),
-                                      requests=requests, warmup_s=2.0))  # fmt: skip
+        [level] = run_load(
+            LoadConfig(url=url, model=MODEL, concurrency=(32,), requests=requests, warmup_s=2.0)
+        )
         lat = level.latency_ms
-        rows.append(f"| {count} | {level.requests_per_s:.0f} | {lat['p50']:.1f} | "
-                    f"{lat['p99']:.1f} | {level.errors} |")  # fmt: skip
+        rows.append(
+            f"| {count} | {level.requests_per_s:.0f} | {lat['p50']:.1f} | "
+            f"{lat['p99']:.1f} | {level.errors} |"
+        )
         print(rows[-1], flush=True)
     return rows
 
@@ -88,8 +112,9 @@ async def _react(url: str) -> tuple[float, float]:
         await scaler.step()  # a baseline scrape before the step
         load = threading.Thread(
             target=run_load,
-            args=(LoadConfig(url=url, model=MODEL, concurrency=(32,), duration_s=8.0,
-                             warmup_s=0.0),),  # fmt: skip
+            args=(
+                LoadConfig(url=url, model=MODEL, concurrency=(32,), duration_s=8.0, warmup_s=0.0),
+            ),
             daemon=True,
         )
         step_at = time.monotonic()
@@ -123,8 +148,11 @@ def main() -> int:
             for _ in range(args.rounds):
                 _set_instances(url, 1)
                 reactions.append(asyncio.run(_react(url)))
-                print(f"reaction: step->decision {reactions[-1][0]:.2f} s, "
-                      f"decision->serving {reactions[-1][1]:.2f} s", flush=True)  # fmt: skip
+                print(
+                    f"reaction: step->decision {reactions[-1][0]:.2f} s, "
+                    f"decision->serving {reactions[-1][1]:.2f} s",
+                    flush=True,
+                )
         finally:
             proc.terminate()
             proc.wait(timeout=60)
