@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+import logging
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -25,6 +26,7 @@ from mlinfer.autoscaler.policy import Decision
 from mlinfer.autoscaler.service import Autoscaler, make_client
 from mlinfer.autoscaler.settings import AutoscalerSettings
 from tests.support.load import SteppedLoad
+from tests.support.ports import free_port
 from tests.support.servers import start_cli_server
 
 MODEL = "image_cnn"
@@ -191,3 +193,21 @@ def test_admin_endpoint_rejects_bad_counts_and_keeps_serving(served: str) -> Non
     assert httpx.put(url, json={"instances": 2}).json() == {"model": MODEL, "instances": 2}
     config = httpx.get(f"http://{served}/v2/models/{MODEL}/config").json()
     assert config["instance_group"][0]["count"] == 2
+
+
+async def test_an_unreachable_exporter_is_logged_once_and_scaling_goes_on(
+    served: str, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    closed = f"http://127.0.0.1:{free_port()}/metrics"
+    settings = _settings(served, tmp_path, exporter_url=closed, dry_run=True)
+    registry = CollectorRegistry()
+    async with make_client(settings) as client:
+        scaler = await Autoscaler.create(settings, client, registry)
+        with caplog.at_level(logging.WARNING, logger="mlinfer.autoscaler"):
+            steps = [await scaler.step() for _ in range(3)]
+    assert all(len(s.decisions) == 1 for s in steps)
+    assert len([r for r in caplog.records if "exporter metrics unavailable" in r.message]) == 1
+    failures = registry.get_sample_value(
+        "mlinfer_autoscaler_failures_total", {"stage": "scrape_exporter"}
+    )
+    assert failures == 3

@@ -88,6 +88,7 @@ class Autoscaler:
         self._actuator = actuator
         self._clock = clock
         self._tracker = SignalTracker()
+        self._failing: set[str] = set()  # stages whose outage was logged
 
     @classmethod
     async def create(
@@ -134,9 +135,9 @@ class Autoscaler:
         try:
             server = parse_server_metrics(await self._scrape(self.settings.server_metrics_url))
         except (httpx.HTTPError, ValueError) as exc:
-            self.metrics.failures.labels("scrape_server").inc()
-            log.warning("autoscaler: server metrics unavailable: %r", exc)
+            self._failed("scrape_server", f"server metrics unavailable: {exc!r}")
             return Step([], {})
+        self._recovered("scrape_server")
         device = await self._device()
         decisions: list[Decision] = []
         applied: dict[str, int] = {}
@@ -144,9 +145,9 @@ class Autoscaler:
             try:
                 current = await self._actuator.current(model)
             except ActuatorError as exc:
-                self.metrics.failures.labels("read_instances").inc()
-                log.warning("autoscaler: %s", exc)
+                self._failed("read_instances", str(exc))
                 continue
+            self._recovered("read_instances")
             signals = self._tracker.update(model, server.get(model), device, current, now)
             decision = self.policy.decide(model, current, signals, now)
             decisions.append(decision)
@@ -165,11 +166,26 @@ class Autoscaler:
         if not self.settings.exporter_url:
             return DeviceSignals()
         try:
-            return parse_device_metrics(await self._scrape(self.settings.exporter_url))
+            device = parse_device_metrics(await self._scrape(self.settings.exporter_url))
         except (httpx.HTTPError, ValueError) as exc:
-            self.metrics.failures.labels("scrape_exporter").inc()
-            log.warning("autoscaler: exporter metrics unavailable: %r", exc)
+            self._failed("scrape_exporter", f"exporter metrics unavailable: {exc!r}")
             return DeviceSignals()
+        self._recovered("scrape_exporter")
+        return device
+
+    def _failed(self, stage: str, message: str) -> None:
+        """Count every failure; log an outage once, not once per interval."""
+        self.metrics.failures.labels(stage).inc()
+        if stage not in self._failing:
+            self._failing.add(stage)
+            log.warning(
+                "autoscaler: %s (retrying every %.1f s)", message, self.settings.interval_seconds
+            )
+
+    def _recovered(self, stage: str) -> None:
+        if stage in self._failing:
+            self._failing.discard(stage)
+            log.info("autoscaler: %s works again", stage)
 
     async def _scrape(self, url: str) -> str:
         response = await self._client.get(url)
