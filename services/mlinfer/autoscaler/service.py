@@ -35,6 +35,10 @@ from mlinfer.autoscaler.signals import (
 log = logging.getLogger("mlinfer.autoscaler")
 
 
+class ServerUnavailableError(overrides.AutoscalerConfigError):
+    """The server did not answer at start (it may still be starting: worth a retry)."""
+
+
 class AutoscalerMetrics:
     def __init__(self, registry: CollectorRegistry) -> None:
         self.desired = Gauge(
@@ -104,7 +108,7 @@ class Autoscaler:
         try:
             served = await actuator.ready_models()
         except ActuatorError as exc:
-            raise overrides.AutoscalerConfigError(
+            raise ServerUnavailableError(
                 f"cannot list the models of {settings.server_url}: {exc}"
             ) from None
         unknown = sorted(set(settings.models) - set(served))
@@ -198,7 +202,12 @@ class Autoscaler:
         level = logging.INFO if decision.changes else logging.DEBUG
         log.log(
             level,
-            "autoscaler decision",
+            "autoscaler decision: %s %d -> %d (%s, %s)",
+            decision.model,
+            decision.current,
+            decision.desired,
+            decision.direction,
+            decision.reason,
             extra={
                 "event": "autoscaler_decision",
                 "model": decision.model,

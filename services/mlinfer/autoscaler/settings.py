@@ -45,6 +45,9 @@ class AutoscalerSettings(BaseSettings):
     request_timeout_seconds: float = Field(
         300.0, gt=0, description="Longest wait for one scrape or one scaling action."
     )
+    startup_timeout_seconds: float = Field(
+        300.0, ge=0, description="How long to wait at start for the server to answer."
+    )
     dry_run: bool = Field(False, description="Decide and report, never change instances.")
     host: str = Field("127.0.0.1", description="Address of the autoscaler's own /metrics.")
     port: int = Field(9411, description="Port of the autoscaler's own /metrics (0 = free).")

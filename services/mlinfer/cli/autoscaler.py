@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import logging
 import signal
 import sys
+import time
 from pathlib import Path
 from typing import Any
 
@@ -63,6 +65,8 @@ def _run(args: argparse.Namespace) -> int:
         print(f"mlinfer autoscaler: invalid configuration: {exc}", file=sys.stderr)
         return 2
     configure_logging(settings.log_level, settings.log_format)
+    for noisy in ("httpx", "httpcore"):  # lines per scrape: noise next to the decisions
+        logging.getLogger(noisy).setLevel(logging.WARNING)
     return asyncio.run(_main(settings, once=args.once))
 
 
@@ -70,15 +74,23 @@ async def _main(settings: Any, *, once: bool) -> int:
     from prometheus_client import CollectorRegistry, start_http_server
 
     from mlinfer.autoscaler.config import AutoscalerConfigError
-    from mlinfer.autoscaler.service import Autoscaler, make_client
+    from mlinfer.autoscaler.service import Autoscaler, ServerUnavailableError, make_client
 
     registry = CollectorRegistry()
     async with make_client(settings) as client:
-        try:
-            scaler = await Autoscaler.create(settings, client, registry)
-        except AutoscalerConfigError as exc:
-            print(f"mlinfer autoscaler: {exc}", file=sys.stderr)
-            return 2
+        deadline = time.monotonic() + settings.startup_timeout_seconds
+        while True:
+            try:
+                scaler = await Autoscaler.create(settings, client, registry)
+                break
+            except ServerUnavailableError as exc:
+                if once or time.monotonic() >= deadline:
+                    print(f"mlinfer autoscaler: {exc}", file=sys.stderr)
+                    return 2
+                await asyncio.sleep(settings.interval_seconds)  # the server may be starting
+            except AutoscalerConfigError as exc:
+                print(f"mlinfer autoscaler: {exc}", file=sys.stderr)
+                return 2
         if once:
             step = await scaler.step()
             for d in step.decisions:
