@@ -16,7 +16,7 @@ class ExporterSettings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="MLINFER_EXPORTER_", env_file=None, extra="ignore")
 
     host: str = Field("127.0.0.1", description="Address /metrics binds (0.0.0.0 in compose).")
-    port: int = Field(9401, ge=0, le=65535, description="Port of /metrics (0 = any free).")
+    port: int = Field(9400, ge=0, le=65535, description="Port of /metrics (0 = any free).")
     interval_seconds: float = Field(2.0, gt=0, description="Time between two samples.")
     collectors: list[CollectorName] = Field(
         default_factory=lambda: list(ALL_COLLECTORS),
