@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import itertools
 import logging
+import subprocess
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -27,7 +28,7 @@ from mlinfer.autoscaler.service import Autoscaler, make_client
 from mlinfer.autoscaler.settings import AutoscalerSettings
 from tests.support.load import SteppedLoad
 from tests.support.ports import free_port
-from tests.support.servers import start_cli_server
+from tests.support.servers import cli_command, start_cli_server
 
 MODEL = "image_cnn"
 COOLDOWN_UP_S, COOLDOWN_DOWN_S = 1.0, 2.0
@@ -211,3 +212,18 @@ async def test_an_unreachable_exporter_is_logged_once_and_scaling_goes_on(
         "mlinfer_autoscaler_failures_total", {"stage": "scrape_exporter"}
     )
     assert failures == 3
+
+
+def test_cli_once_prints_a_decision_per_model(served: str, tmp_path: Path) -> None:
+    result = subprocess.run(
+        cli_command("autoscaler", "--server-url", f"http://{served}", "--once", "--dry-run",
+                    "--config", str(_settings(served, tmp_path).config_file)),
+        capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == f"{MODEL}: 1 -> 1 (hold, steady)"
+    bad = subprocess.run(
+        cli_command("autoscaler", "--server-url", f"http://{served}", "--once", "--model", "x"),
+        capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert bad.returncode == 2 and "not served by" in bad.stderr
