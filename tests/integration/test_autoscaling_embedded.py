@@ -1,9 +1,15 @@
-"""The autoscaler against a real mlinfer server (embedded engine, image_cnn), under a load step.
+"""The autoscaler against a real mlinfer server (embedded engine), under a load step.
 
 c=1 -> c=32 -> c=1 with short cooldowns from a YAML override: instances rise, then fall back
 to the minimum; no two changes come closer than the cooldowns allow; not one request fails.
 The waits are on conditions (the instance count the server reports); the step loop runs at the
 service's interval, and the attempt bounds only stop a hang.
+
+The load step runs on ``slow`` (a compute-bound ONNX Loop, tiny tensors) rather than image_cnn:
+measured on this shared 2-core box, image_cnn over REST at c=32 keeps 0-3 requests at the
+model (the HTTP front end is the limit, not the instances), and the policy rightly does not
+scale a model that is not the bottleneck. ``slow`` makes the model the bottleneck on any box.
+The other tests here use image_cnn.
 """
 
 from __future__ import annotations
@@ -26,12 +32,15 @@ from mlinfer.autoscaler.config import AutoscalerConfigError
 from mlinfer.autoscaler.policy import Decision
 from mlinfer.autoscaler.service import Autoscaler, make_client
 from mlinfer.autoscaler.settings import AutoscalerSettings
-from tests.support.load import SteppedLoad
+from mlinfer.samples.writer import write_model
+from tests.support.load import SteppedLoad, fp32_body
 from tests.support.ports import free_port
 from tests.support.servers import cli_command, start_cli_server
+from tests.support.slow_model import slow_model
 
 MODEL = "image_cnn"
-COOLDOWN_UP_S, COOLDOWN_DOWN_S = 1.0, 2.0
+LOADED = "slow"  # the load-step model: see the module docstring
+COOLDOWN_UP_S, COOLDOWN_DOWN_S = 3.0, 4.0
 
 
 @pytest.fixture
@@ -39,12 +48,15 @@ def served(repository_copy: Path) -> Iterator[str]:
     """``mlinfer serve`` in its own process: the load generator must not share its GIL."""
     config = repository_copy / MODEL / "config.pbtxt"
     config.write_text(config.read_text().replace("count: 2", "count: 1"))
+    write_model(slow_model(LOADED, iterations=20_000), repository_copy)
     proc, url = start_cli_server(
         repository_copy,
         "--model-control-mode",
         "explicit",
         "--load-model",
         MODEL,
+        "--load-model",
+        LOADED,
         env={"MLINFER_CACHE_BACKEND": "off"},
     )
     try:
@@ -54,11 +66,11 @@ def served(repository_copy: Path) -> Iterator[str]:
         proc.wait(timeout=60)
 
 
-def _settings(url: str, tmp_path: Path, **extra: object) -> AutoscalerSettings:
+def _settings(url: str, tmp_path: Path, model: str = MODEL, **extra: object) -> AutoscalerSettings:
     overrides = tmp_path / "autoscaler.yaml"
     overrides.write_text(
         "models:\n"
-        f"  {MODEL}:\n"
+        f"  {model}:\n"
         "    max_instances: 3\n"
         f"    cooldown_up_s: {COOLDOWN_UP_S}\n"
         f"    cooldown_down_s: {COOLDOWN_DOWN_S}\n"
@@ -71,7 +83,7 @@ def _settings(url: str, tmp_path: Path, **extra: object) -> AutoscalerSettings:
     )
     values: dict[str, object] = {
         "server_url": f"http://{url}",
-        "models": [MODEL],
+        "models": [model],
         "config_file": overrides,
         "interval_seconds": 0.2,
     }
@@ -106,13 +118,13 @@ class Recorder:
         return [(t, d) for t, d in self.decisions if d.changes]
 
 
+@pytest.mark.timeout(900)  # a safety net: on the shared 2-core box each phase can take minutes
 async def test_load_step_scales_up_and_back_down_without_failing_a_request(
     served: str, tmp_path: Path
 ) -> None:
-    settings = _settings(served, tmp_path)
+    settings = _settings(served, tmp_path, LOADED)
     registry = CollectorRegistry()
-    # Requests of 16 images: the server, not the client in this process, is the bottleneck.
-    load = SteppedLoad(f"http://{served}", MODEL, batch=16)
+    load = SteppedLoad(f"http://{served}", LOADED, fp32_body("INPUT0", (1, 4)))
     async with make_client(settings) as client:
         scaler = await Autoscaler.create(settings, client, registry, clock=time.monotonic)
         recorder = Recorder(scaler)
@@ -125,13 +137,13 @@ async def test_load_step_scales_up_and_back_down_without_failing_a_request(
             await recorder.until("the maximum of 3 under c=32", lambda n: n == 3)
             await load.set_concurrency(1)
             await recorder.until("scale-down to 1 at c=1", lambda n: n == 1)
-            served_count = await client.get(f"/v2/admin/models/{MODEL}/instances")
+            served_count = await client.get(f"/v2/admin/models/{LOADED}/instances")
         finally:
             await load.stop()
 
     assert served_count.json()["instances"] == 1
     assert load.failed == 0, load.outcomes
-    assert load.outcomes["200"] > 100
+    assert load.outcomes["200"] > 20  # the load really ran
     changes = recorder.changes()
     ups = [(t, d) for t, d in changes if d.direction == "up"]
     downs = [(t, d) for t, d in changes if d.direction == "down"]
@@ -217,6 +229,7 @@ async def test_an_unreachable_exporter_is_logged_once_and_scaling_goes_on(
 def test_cli_once_prints_a_decision_per_model(served: str, tmp_path: Path) -> None:
     result = subprocess.run(
         cli_command("autoscaler", "--server-url", f"http://{served}", "--once", "--dry-run",
+                    "--model", MODEL,
                     "--config", str(_settings(served, tmp_path).config_file)),
         capture_output=True, text=True, timeout=120,
     )  # fmt: skip

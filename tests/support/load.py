@@ -9,21 +9,23 @@ from collections import Counter
 import httpx
 import numpy as np
 
+Body = tuple[bytes, dict[str, str]]
 
-def image_cnn_body(seed: int, batch: int = 1) -> tuple[bytes, dict[str, str]]:
-    """One binary-extension request for image_cnn; distinct data so no cache can answer it."""
-    data = np.full((batch, 3, 32, 32), (seed % 997) / 997, dtype=np.float32).tobytes()
+
+def fp32_body(name: str, shape: tuple[int, ...], value: float = 0.5) -> Body:
+    """One binary-extension request with one FP32 input (outputs as binary too)."""
+    data = np.full(shape, value, dtype=np.float32).tobytes()
     header = json.dumps(
         {
             "inputs": [
                 {
-                    "name": "image",
-                    "shape": [batch, 3, 32, 32],
+                    "name": name,
+                    "shape": list(shape),
                     "datatype": "FP32",
                     "parameters": {"binary_data_size": len(data)},
                 }
             ],
-            "outputs": [{"name": "probabilities", "parameters": {"binary_data": True}}],
+            "parameters": {"binary_data_output": True},
         }
     ).encode()
     return header + data, {"Inference-Header-Content-Length": str(len(header))}
@@ -32,8 +34,8 @@ def image_cnn_body(seed: int, batch: int = 1) -> tuple[bytes, dict[str, str]]:
 class SteppedLoad:
     """``workers`` clients; only the first ``concurrency`` send. Every outcome is counted."""
 
-    def __init__(self, base_url: str, model: str, workers: int = 32, batch: int = 1) -> None:
-        self._batch = batch
+    def __init__(self, base_url: str, model: str, body: Body, workers: int = 32) -> None:
+        self._body = body  # built once: the client's CPU goes to sending
         # Idle connections expire before uvicorn's 5 s keep-alive closes them: a request sent
         # on a connection the server is closing would fail for the client, not the server.
         limits = httpx.Limits(max_connections=workers, keepalive_expiry=2.0)
@@ -59,14 +61,12 @@ class SteppedLoad:
         return sum(n for outcome, n in self.outcomes.items() if outcome != "200")
 
     async def _worker(self, index: int) -> None:
-        seed = index * 1_000_000
+        body, headers = self._body
         while True:
             async with self._changed:
                 await self._changed.wait_for(lambda: self._stop or index < self._concurrency)
             if self._stop:
                 return
-            body, headers = image_cnn_body(seed, self._batch)
-            seed += 1
             try:
                 response = await self._client.post(self._path, content=body, headers=headers)
                 self.outcomes[str(response.status_code)] += 1
