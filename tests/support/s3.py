@@ -12,6 +12,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import IO
 
 import pytest
 
@@ -36,12 +37,14 @@ class S3Server:
         self.root = root or Path(self._tmp) / "data"
         self.root.mkdir(parents=True, exist_ok=True)
         self.process: subprocess.Popen[bytes] | None = None
+        self._log: IO[bytes] | None = None
 
     @property
     def endpoint(self) -> str:
         return f"http://127.0.0.1:{self.port}"
 
     def start(self, timeout_s: float = 30) -> S3Server:
+        self._log = open(Path(self._tmp) / "log", "wb")  # noqa: SIM115 (closed in stop)
         self.process = subprocess.Popen(
             [
                 self._binary,
@@ -56,7 +59,7 @@ class S3Server:
                 str(self.root),
             ],
             stdout=subprocess.DEVNULL,
-            stderr=open(Path(self._tmp) / "log", "wb"),  # noqa: SIM115
+            stderr=self._log,
         )
         deadline = time.monotonic() + timeout_s
         while not self._accepting():
@@ -80,6 +83,9 @@ class S3Server:
         if self.process is not None and self.process.poll() is None:
             self.process.kill()
             self.process.wait()
+        if self._log is not None:
+            self._log.close()
+            self._log = None
 
     def close(self) -> None:
         self.stop()

@@ -6,6 +6,7 @@ from abc import ABC, abstractmethod
 
 from tritonclient.grpc import service_pb2 as pb
 
+from mlinfer.core.errors import UnsupportedError
 from mlinfer.core.model_spec import ModelSpec
 from mlinfer.core.stats import ModelMetricsSnapshot
 from mlinfer.core.types import InferRequest, InferResponse, ModelIndexEntry
@@ -58,3 +59,7 @@ class Backend(ABC):
 
     @abstractmethod
     async def metrics_snapshot(self) -> list[ModelMetricsSnapshot]: ...
+
+    async def set_instance_count(self, name: str, count: int) -> int:
+        """Change a model's instance count live (the autoscaler's actuator)."""
+        raise UnsupportedError(f"the {self.name} engine cannot change instance counts at run time")

@@ -25,6 +25,8 @@ from mlinfer.batching.queue import PendingRequest, PriorityQueue, ShapeKey
 from mlinfer.core.errors import MLInferError, ModelNotReadyError, UnavailableError
 from mlinfer.core.types import InferRequest
 
+MAX_INSTANCES = 64  # per model version, when instances are added at run time
+
 # Runs on a worker thread: (instance index, batch) -> one result per request, in order.
 BatchRunner = Callable[[int, Sequence[PendingRequest]], Sequence[Any]]
 
@@ -93,12 +95,15 @@ class Scheduler:
         self._run_batch = run_batch
         self._on_dispatch = on_dispatch  # (request, ns it waited in the queue)
         self._instances = max(instances, 1)
+        self._inline_max_ns = inline_max_ns
         self._inline = InlinePolicy(inline_max_ns if self._instances == 1 else 0)
+        # Threads start lazily, one per busy worker: the bound only caps live scaling.
         self._pool = ThreadPoolExecutor(
-            self._instances, thread_name_prefix=f"mlinfer-{model_label}"
+            max(self._instances, MAX_INSTANCES), thread_name_prefix=f"mlinfer-{model_label}"
         )
         self._arrival = asyncio.Event()
         self._workers: list[asyncio.Task[None]] = []
+        self._retiring: set[int] = set()
         self._accepting = False
         self._executing = 0
         self._batch_ids = itertools.count(1)
@@ -118,6 +123,33 @@ class Scheduler:
             asyncio.create_task(self._worker(i), name=f"{self._label}-instance-{i}")
             for i in range(self._instances)
         ]
+
+    @property
+    def instances(self) -> int:
+        return len(self._workers)
+
+    def add_instance(self) -> None:
+        """Start a worker for instance index ``instances``; its runner must be ready for it."""
+        if len(self._workers) >= MAX_INSTANCES:
+            raise ValueError(f"at most {MAX_INSTANCES} instances per model")
+        index = len(self._workers)
+        self._inline.max_ns = 0  # several instances exist to compute in parallel
+        self._workers.append(
+            asyncio.create_task(self._worker(index), name=f"{self._label}-instance-{index}")
+        )
+
+    async def remove_instance(self) -> None:
+        """Retire the last worker: it finishes the batch it runs and takes no other."""
+        if len(self._workers) <= 1:
+            raise ValueError("a model keeps at least one instance")
+        index = len(self._workers) - 1
+        self._retiring.add(index)
+        self._arrival.set()  # wake it if it waits for work; the others just look again
+        await self._workers[index]
+        self._workers.pop()
+        self._retiring.discard(index)
+        if len(self._workers) == 1:
+            self._inline.max_ns = self._inline_max_ns
 
     def call_soon(self, fn: Callable[..., Any], *args: Any) -> None:
         """Run ``fn`` on the event loop: now when already on it (inline), else handed over."""
@@ -159,13 +191,15 @@ class Scheduler:
 
     async def _worker(self, instance: int) -> None:
         while True:
-            batch = await self._next_batch()
+            batch = await self._next_batch(instance)
             if batch is None:
                 return
             await self._execute(instance, batch)
 
-    async def _next_batch(self) -> list[PendingRequest] | None:
+    async def _next_batch(self, instance: int) -> list[PendingRequest] | None:
         while True:
+            if instance in self._retiring:
+                return None  # a batch it was forming stays queued for the others
             self._drop_cancelled()
             if not len(self._queue):
                 if not self._accepting:

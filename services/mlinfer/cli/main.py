@@ -9,7 +9,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from mlinfer.cli import optimize
+from mlinfer.cli import autoscaler, exporter, optimize
 from mlinfer.cli import registry as registry_cli
 from mlinfer.core.errors import MLInferError
 from mlinfer.observability.logs import configure_logging, print_banner
@@ -83,6 +83,8 @@ def _parser() -> argparse.ArgumentParser:
     bench = sub.add_parser("bench", help="load generator: throughput and latency of a model")
     _bench_options(bench)
     bench.set_defaults(run=_run_bench)
+    autoscaler.add_parser(sub)
+    exporter.add_parser(sub)
     return parser
 
 

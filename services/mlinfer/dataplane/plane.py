@@ -191,6 +191,9 @@ class DataPlane:
     async def unload_model(self, name: str) -> None:
         await self.backend.unload_model(name)
 
+    async def set_instance_count(self, name: str, count: int) -> int:
+        return await self.backend.set_instance_count(name, count)
+
     async def statistics(self, name: str = "", version: str = "") -> pb.ModelStatisticsResponse:
         stats = await self.backend.statistics(name, version)
         return pb.ModelStatisticsResponse(model_stats=[self._with_cache_stats(s) for s in stats])

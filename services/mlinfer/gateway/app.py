@@ -14,6 +14,7 @@ from mlinfer.core.errors import MLInferError
 from mlinfer.dataplane import DataPlane
 from mlinfer.gateway.errors import handle_mlinfer_error, handle_validation_error
 from mlinfer.gateway.middleware import GatewayMiddleware, LastResortMiddleware
+from mlinfer.gateway.routes_admin import AdminRoutes
 from mlinfer.gateway.routes_image import ImageRoutes
 from mlinfer.gateway.routes_simple import SimpleRoutes
 from mlinfer.gateway.routes_v2 import V2Routes
@@ -52,4 +53,5 @@ def create_app(
     app.include_router(V2Routes(dataplane, settings, tracer, policy).router())
     app.include_router(ImageRoutes(dataplane, settings, policy).router())
     app.include_router(SimpleRoutes(dataplane, registry, policy).router())
+    app.include_router(AdminRoutes(dataplane, settings, policy).router())
     return app

@@ -49,7 +49,7 @@ _counter = iter(range(10_000))
         pytest.param("postgres-s3", marks=[pytest.mark.postgres, pytest.mark.s3]),
     ]
 )
-def catalog(request: pytest.FixtureRequest, tmp_path: Path) -> Catalog:
+def catalog(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Catalog]:
     if request.param == "sqlite-local":
         settings = RegistrySettings(
             database_url=f"sqlite:///{tmp_path}/registry.db", artifact_dir=tmp_path / "artifacts"
@@ -66,4 +66,7 @@ def catalog(request: pytest.FixtureRequest, tmp_path: Path) -> Catalog:
         settings = s3_settings(
             s3, f"bucket-{n}", database_url=pg.url.rsplit("/", 1)[0] + f"/{database}"
         )
-    return Catalog(open_database(settings.database_url), create_store(settings))
+    sessions = open_database(settings.database_url)
+    yield Catalog(sessions, create_store(settings))
+    bind = sessions.kw["bind"]
+    bind.dispose()  # close the pool's connections (PostgreSQL warns of any left open)

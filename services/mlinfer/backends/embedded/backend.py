@@ -16,6 +16,7 @@ from tritonclient.grpc import service_pb2 as pb
 from mlinfer.backends.base import Backend
 from mlinfer.backends.embedded.model import LoadedVersion
 from mlinfer.backends.settings import EngineSettings
+from mlinfer.batching.scheduler import MAX_INSTANCES
 from mlinfer.core.errors import (
     InvalidInputError,
     MLInferError,
@@ -179,6 +180,18 @@ class EmbeddedBackend(Backend):
             entry.states = {v: (UNAVAILABLE, "unloaded") for v in entry.states}
             entry.error = ""
         self._retire(old.values())
+
+    async def set_instance_count(self, name: str, count: int) -> int:
+        """Scale every served version of ``name`` to ``count`` instances, live."""
+        if not 1 <= count <= MAX_INSTANCES:
+            raise InvalidInputError(
+                f"instance count must be between 1 and {MAX_INSTANCES}, got {count}"
+            )
+        async with self._lock(name):  # not while the model (re)loads
+            self._resolve(name, "")
+            for loaded in self._models[name].serving.values():
+                await loaded.scale_to(count)
+        return count
 
     def _check_control_allowed(self) -> None:
         mode = self._settings.model_control_mode

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -15,7 +15,12 @@ from opentelemetry import trace
 from tritonclient.grpc import model_config_pb2 as mc
 from tritonclient.grpc import service_pb2 as pb
 
-from mlinfer.backends.embedded.session import ModelInputError, Session, open_sessions
+from mlinfer.backends.embedded.session import (
+    ModelInputError,
+    Session,
+    instance_factory,
+    open_sessions,
+)
 from mlinfer.batching.queue import PendingRequest, PriorityQueue, ShapeKey
 from mlinfer.batching.scheduler import BatchingPolicy, Scheduler
 from mlinfer.core import datatypes
@@ -57,6 +62,7 @@ class LoadedVersion:
         }
         self._output_dims = {t.name: tuple(int(d) for d in t.dims) for t in spec.config.output}
         self._scheduler: Scheduler | None = None
+        self._new_session: Callable[[int], Session] | None = None
 
     @classmethod
     def load(
@@ -77,6 +83,10 @@ class LoadedVersion:
         except BaseException:
             loaded.close()
             raise
+        # Instances added at run time go round the configured placements (CPU, GPUs).
+        loaded._new_session = instance_factory(
+            config, model_path, default_providers, intra_op_threads
+        )
         return loaded
 
     @property
@@ -235,8 +245,31 @@ class LoadedVersion:
             selected.append(tensor)
         return selected
 
+    # -- instances at run time (the autoscaler's actuator) -------------------------------
+    @property
+    def instances(self) -> int:
+        return len(self._sessions)
+
+    async def scale_to(self, count: int) -> None:
+        """Add warmed instances or retire the last ones, while requests keep flowing."""
+        assert self._scheduler is not None and self._new_session is not None
+        while len(self._sessions) < count:
+            session = await asyncio.to_thread(self._new_session, len(self._sessions))
+            await asyncio.to_thread(self._warm, session)  # before it takes any work
+            self._sessions.append(session)
+            self._scheduler.add_instance()
+        while len(self._sessions) > count:
+            await self._scheduler.remove_instance()  # after the batch it runs
+            self._sessions.pop().close()
+        _set_instance_count(self.spec.config, count)
+        log.info("model %s: %d instances", self.label, count)
+
     def warm_up(self) -> None:
         """Run ``model_warmup`` samples on every instance before the model reports ready."""
+        for session in self._sessions:
+            self._warm(session)
+
+    def _warm(self, session: Session) -> None:
         config = self.spec.config
         for warmup in config.model_warmup:
             feeds = {}
@@ -246,14 +279,23 @@ class LoadedVersion:
                     int(d) for d in data.dims
                 )
                 feeds[name] = _warmup_array(dtype, shape, data.random_data)
-            for session in self._sessions:
-                for _ in range(max(warmup.count, 1)):
-                    session.run(feeds)
-            log.info("model %s: warmup '%s' done", self.label, warmup.name)
+            for _ in range(max(warmup.count, 1)):
+                session.run(feeds)
+            log.debug("model %s: warmup '%s' done", self.label, warmup.name)
 
     def statistics(self) -> pb.ModelStatistics:
         self.stats.pending = self.pending
         return self.stats.to_proto()
+
+
+def _set_instance_count(config: mc.ModelConfig, count: int) -> None:
+    """Record the live count in the served config: the first group takes the difference."""
+    groups = config.instance_group
+    if not groups:
+        groups.add(count=count, kind=mc.ModelInstanceGroup.KIND_CPU)
+        return
+    others = sum(g.count for g in groups[1:])
+    groups[0].count = count - others
 
 
 def _input_names(pending: PendingRequest) -> list[str]:

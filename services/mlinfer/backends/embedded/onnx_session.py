@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -88,6 +88,20 @@ def open_sessions(
     check_against_graph(config, sessions[0])
     names = [o.name for o in config.output]
     return [OnnxSession(s, names) for s in sessions]
+
+
+def instance_factory(
+    config: mc.ModelConfig,
+    model_path: Path,
+    default_providers: Sequence[str],
+    intra_op_threads: int,
+) -> Callable[[int], OnnxSession]:
+    """Instance ``i`` on the ``i``-th configured placement (round robin)."""
+    places = placements(config, default_providers)
+    names = [o.name for o in config.output]
+    return lambda i: OnnxSession(
+        create_session(model_path, config, places[i % len(places)], intra_op_threads), names
+    )
 
 
 def _ort_message(exc: Exception) -> str:

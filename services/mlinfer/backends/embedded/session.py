@@ -8,7 +8,7 @@ the same for every runtime.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -58,3 +58,20 @@ def open_sessions(
     from mlinfer.backends.embedded import onnx_session
 
     return list(onnx_session.open_sessions(config, model_path, default_providers, intra_op_threads))
+
+
+def instance_factory(
+    config: mc.ModelConfig,
+    model_path: Path,
+    default_providers: Sequence[str],
+    intra_op_threads: int,
+) -> Callable[[int], Session]:
+    """Opens instance ``i`` of a loaded model where :func:`open_sessions` would have placed
+    it (round robin over the configured placements): how instances are added at run time."""
+    if is_torch(config):
+        from mlinfer.backends.embedded import torch_session
+
+        return torch_session.instance_factory(config, model_path)
+    from mlinfer.backends.embedded import onnx_session
+
+    return onnx_session.instance_factory(config, model_path, default_providers, intra_op_threads)

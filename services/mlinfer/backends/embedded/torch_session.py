@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import logging
 import warnings
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -276,26 +276,34 @@ def open_sessions(config: mc.ModelConfig, model_path: Path) -> list[TorchSession
     """Load ``model.pt`` once per instance, check it against the config, capture graphs."""
     torch = import_torch(config.name)
     _reject_onnx_only_fields(config)
+    return [_open(torch, config, model_path, d) for d in instance_devices(torch, config)]
+
+
+def instance_factory(config: mc.ModelConfig, model_path: Path) -> Callable[[int], TorchSession]:
+    """Instance ``i`` on the ``i``-th configured device (round robin)."""
+    torch = import_torch(config.name)
+    devices = instance_devices(torch, config)
+    return lambda i: _open(torch, config, model_path, devices[i % len(devices)])
+
+
+def _open(torch: Any, config: mc.ModelConfig, model_path: Path, device: str) -> TorchSession:
     inputs, outputs = torch_config.declared(config)
     opts = torch_config.options(config)
-    sessions: list[TorchSession] = []
-    for device in instance_devices(torch, config):
-        module = _load_module(torch, config, model_path, device, opts.half)
-        ordered = torch_config.input_order(config, inputs, _forward_arguments(module))
-        returned = torch_config.output_order(config, outputs)
-        session = TorchSession(
-            torch, module, device, ordered, outputs, returned, opts,
-            config.max_batch_size > 0, config.name,
+    module = _load_module(torch, config, model_path, device, opts.half)
+    ordered = torch_config.input_order(config, inputs, _forward_arguments(module))
+    returned = torch_config.output_order(config, outputs)
+    session = TorchSession(
+        torch, module, device, ordered, outputs, returned, opts,
+        config.max_batch_size > 0, config.name,
+    )  # fmt: skip
+    session.check_outputs()
+    session.capture_graphs(opts.graph_batch_sizes)
+    if session.graph_buckets:
+        log.info(
+            "model %s on %s: CUDA graphs for batch sizes %s",
+            config.name, device, session.graph_buckets,
         )  # fmt: skip
-        session.check_outputs()
-        session.capture_graphs(opts.graph_batch_sizes)
-        if session.graph_buckets:
-            log.info(
-                "model %s on %s: CUDA graphs for batch sizes %s",
-                config.name, device, session.graph_buckets,
-            )  # fmt: skip
-        sessions.append(session)
-    return sessions
+    return session
 
 
 def instance_devices(torch: Any, config: mc.ModelConfig) -> list[str]:
