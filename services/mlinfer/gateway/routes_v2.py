@@ -24,6 +24,20 @@ from mlinfer.gateway.codec import (
     encode_infer_response,
     parse_json,
 )
+from mlinfer.gateway.openapi import (
+    AUTH,
+    BACKEND,
+    BODY,
+    INDEX_REQUEST,
+    LOAD_REQUEST,
+    MODEL,
+    empty_metadata,
+    infer_metadata,
+    json_body_metadata,
+    route_metadata,
+    unversioned,
+    versioned,
+)
 from mlinfer.gateway.responses import json_response
 from mlinfer.gateway.security import caller
 from mlinfer.observability.tracing import trace_headers
@@ -81,30 +95,40 @@ class V2Routes:
     def router(self) -> APIRouter:
         router = APIRouter(prefix="/v2", tags=["Open Inference Protocol"])
         m, v = "/models/{model}", "/models/{model}/versions/{version:int}"
-        get: list[tuple[str, Any, str]] = [
-            ("", self.server_metadata, "Server metadata"),
-            ("/health/live", self.health_live, "Server liveness"),
-            ("/health/ready", self.health_ready, "Server readiness"),
-            ("/models/stats", self.all_stats, "Statistics of every model"),
-            (m, self.model_metadata, "Model metadata"),
-            (v, self.model_metadata, "Model version metadata"),
-            (f"{m}/ready", self.model_ready, "Model readiness"),
-            (f"{v}/ready", self.model_ready, "Model version readiness"),
-            (f"{m}/config", self.model_config, "Model configuration"),
-            (f"{v}/config", self.model_config, "Model version configuration"),
-            (f"{m}/stats", self.model_stats, "Model statistics"),
-            (f"{v}/stats", self.model_stats, "Model version statistics"),
-        ]
-        post: list[tuple[str, Any, str]] = [
-            (f"{m}/infer", self.infer, "Inference (JSON or binary tensor data)"),
-            (f"{v}/infer", self.infer, "Inference on a version"),
-            ("/repository/index", self.repository_index, "Repository index"),
-            ("/repository/models/{model}/load", self.load, "Load or reload a model"),
-            ("/repository/models/{model}/unload", self.unload, "Unload a model"),
-        ]
-        for methods, table in ((["GET"], get), (["POST"], post)):
-            for path, endpoint, summary in table:
-                router.add_api_route(path, endpoint, methods=methods, summary=summary)
+        meta, model_meta = route_metadata(*AUTH), route_metadata(*AUTH, *MODEL)
+        ready = empty_metadata(*AUTH, *MODEL, description="Ready (empty body)")
+        routes: list[tuple[str, str, Any, str, dict[str, Any]]] = [
+            ("GET", "", self.server_metadata, "Server metadata", meta),
+            ("GET", "/health/live", self.health_live, "Server liveness",
+             empty_metadata(*AUTH, description="Live (empty body)")),
+            ("GET", "/health/ready", self.health_ready, "Server readiness",
+             empty_metadata(*AUTH, description="Ready (empty body)")),
+            ("GET", "/models/stats", self.all_stats, "Statistics of every model",
+             route_metadata(*AUTH, *BACKEND)),
+            ("GET", m, unversioned(self.model_metadata), "Model metadata", model_meta),
+            ("GET", v, versioned(self.model_metadata), "Model version metadata", model_meta),
+            ("GET", f"{m}/ready", unversioned(self.model_ready), "Model readiness", ready),
+            ("GET", f"{v}/ready", versioned(self.model_ready), "Model version readiness", ready),
+            ("GET", f"{m}/config", unversioned(self.model_config), "Model configuration",
+             model_meta),
+            ("GET", f"{v}/config", versioned(self.model_config), "Model version configuration",
+             model_meta),
+            ("GET", f"{m}/stats", unversioned(self.model_stats), "Model statistics", model_meta),
+            ("GET", f"{v}/stats", versioned(self.model_stats), "Model version statistics",
+             model_meta),
+            ("POST", f"{m}/infer", unversioned(self.infer),
+             "Inference (JSON or binary tensor data)", infer_metadata()),
+            ("POST", f"{v}/infer", versioned(self.infer), "Inference on a version",
+             infer_metadata()),
+            ("POST", "/repository/index", self.repository_index, "Repository index",
+             json_body_metadata(INDEX_REQUEST, *AUTH, *BODY, *BACKEND)),
+            ("POST", "/repository/models/{model}/load", unversioned(self.load),
+             "Load or reload a model", json_body_metadata(LOAD_REQUEST, *AUTH, *MODEL, *BODY)),
+            ("POST", "/repository/models/{model}/unload", unversioned(self.unload),
+             "Unload a model", route_metadata(*AUTH, *MODEL, *BODY)),
+        ]  # fmt: skip
+        for method, path, endpoint, summary, metadata in routes:
+            router.add_api_route(path, endpoint, methods=[method], summary=summary, **metadata)
         return router
 
     async def server_metadata(self, request: Request) -> Response:
