@@ -131,7 +131,9 @@ _PARAMETERS = Field(
 class InferInputTensor(BaseModel):
     model_config = ConfigDict(title="InferInputTensor")
 
-    name: str = Field(..., description="Input name, as the model's metadata lists it.")
+    name: str = Field(
+        ..., min_length=1, description="Input name, as the model's metadata lists it."
+    )
     shape: list[Annotated[int, Field(ge=0)]] = Field(..., description="Dimensions.")
     datatype: str = Field(
         ...,
@@ -142,12 +144,14 @@ class InferInputTensor(BaseModel):
         None, description="binary_data_size when the tensor follows the JSON header in binary."
     )
     data: list[Any] | None = Field(
-        None, description="Elements, flat or nested in row-major order (omit when binary)."
+        None,
+        description="Elements, flat or nested in row-major order (omit when binary).",
+        json_schema_extra={"items": {"type": ["number", "string", "boolean", "array"]}},
     )
 
 
 class InferRequestedOutput(BaseModel):
-    name: str = Field(..., description="Output name.")
+    name: str = Field(..., min_length=1, description="Output name.")
     parameters: dict[str, Any] | None = Field(
         None, description="binary_data, classification (top-k)."
     )
@@ -219,8 +223,9 @@ LOAD_REQUEST: dict[str, Any] = {
             "type": "object",
             "properties": {
                 "config": {
-                    "type": "string",
-                    "description": "Model configuration as JSON, overriding config.pbtxt.",
+                    "type": ["string", "null"],
+                    "description": "Model configuration as JSON, overriding config.pbtxt "
+                    "(null or absent: the repository's).",
                 }
             },
             "additionalProperties": False,
@@ -247,8 +252,10 @@ def image_metadata() -> dict[str, Any]:
     binary = {"type": "string", "format": "binary"}
     upload = {
         "type": "object",
-        "properties": {"image": binary, "file": binary},
-        "description": "The image in a file field named 'image' (or 'file').",
+        "properties": {"image": binary},
+        "required": ["image"],
+        "description": "The image in a file field named 'image' ('file' is read when "
+        "'image' is absent); at most one file.",
     }
     raw = {"schema": binary}
     return {

@@ -206,23 +206,17 @@ class V2Routes:
 
     async def repository_index(self, request: Request) -> Response:
         identity = await self._policy.authorize(caller(request), Scope.MODELS_READ)
-        body = await read_body(request, self._limit)
-        ready_only = False
-        if body.strip():
-            doc = parse_json(body)
-            ready_only = bool(doc.get("ready", False)) if isinstance(doc, dict) else False
+        ready_only = _request_object(await read_body(request, self._limit)).get("ready", False)
+        if not isinstance(ready_only, bool):
+            raise InvalidInputError("repository index request: 'ready' must be a boolean")
         rows = visible(identity, await self._dp.repository_index(ready_only), lambda r: r.name)
         return json_response([_index_row(r.name, r.version, r.state, r.reason) for r in rows])
 
     async def load(self, request: Request, model: str) -> Response:
         identity = await self._policy.authorize(caller(request), Scope.MODELS_ADMIN, model)
-        body = await read_body(request, self._limit)
-        params: dict[str, Any] = {}
-        if body.strip():
-            doc = parse_json(body)
-            params = doc.get("parameters", {}) if isinstance(doc, dict) else {}
-            if not isinstance(params, dict):
-                raise InvalidInputError("'parameters' must be a JSON object")
+        params = _request_object(await read_body(request, self._limit)).get("parameters", {})
+        if not isinstance(params, dict):
+            raise InvalidInputError("'parameters' must be a JSON object")
         async with audited(self._policy.guard, identity, "load", model):
             await self._dp.load_model(model, params)
         return json_response({})
@@ -233,6 +227,16 @@ class V2Routes:
         async with audited(self._policy.guard, identity, "unload", model):
             await self._dp.unload_model(model)
         return json_response({})
+
+
+def _request_object(body: bytes) -> dict[str, Any]:
+    """An optional JSON object body (repository index, load): ``{}`` when blank."""
+    if not body.strip():
+        return {}
+    doc = parse_json(body)
+    if not isinstance(doc, dict):
+        raise InvalidInputError("the request body must be a JSON object")
+    return doc
 
 
 def _index_row(name: str, version: str, state: str, reason: str) -> dict[str, str]:
