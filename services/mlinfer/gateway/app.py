@@ -13,7 +13,7 @@ import mlinfer
 from mlinfer.auth.guard import AccessGuard
 from mlinfer.core.errors import MLInferError
 from mlinfer.dataplane import DataPlane
-from mlinfer.gateway import openapi
+from mlinfer.gateway import openapi_document
 from mlinfer.gateway.errors import (
     handle_http_exception,
     handle_mlinfer_error,
@@ -59,5 +59,5 @@ def create_app(
     app.include_router(V2Routes(dataplane, settings, tracer, policy).router())
     app.include_router(ImageRoutes(dataplane, settings, policy).router())
     app.include_router(SimpleRoutes(dataplane, registry, policy).router())
-    openapi.install(app)
+    openapi_document.install(app, settings.auth)
     return app

@@ -4,7 +4,7 @@ FastAPI infers a document from handler signatures; ours read raw bodies and answ
 as Triton does, so the inferred one is wrong in known ways: it promises 422 (we answer 400
 with ``{"error": ...}``), omits the auth, size and overload errors, shows JSON for empty and
 text bodies, and shows no body for ``/v2`` inference. Routes register with the metadata
-built here, and :func:`install` fixes what registration cannot (the 422 FastAPI adds).
+built here; ``mlinfer.gateway.openapi_document`` assembles the document from it.
 """
 
 from __future__ import annotations
@@ -14,8 +14,7 @@ import inspect
 from collections.abc import Callable
 from typing import Annotated, Any
 
-from fastapi import FastAPI, Path
-from fastapi.openapi.utils import get_openapi
+from fastapi import Path
 from pydantic import BaseModel, ConfigDict, Field, JsonValue
 from starlette.responses import JSONResponse, PlainTextResponse, Response
 
@@ -32,6 +31,7 @@ ERROR_DESCRIPTIONS: dict[int, str] = {
     504: "The request's deadline passed before the backend answered.",
 }
 
+_ERROR_REF = "#/components/schemas/ErrorBody"
 AUTH = (401, 403, 429)  # every route that checks credentials (rate limits apply there too)
 BACKEND = (503,)  # routes asking the backend (a Triton backend may be unreachable)
 MODEL = (404, 503)  # routes naming a model or version (503: loading, unloading)
@@ -46,39 +46,51 @@ class ErrorBody(BaseModel):
 
 
 def errors(*codes: int) -> dict[int | str, dict[str, Any]]:
-    """``responses=`` entries for these error statuses, each with the error schema."""
-    table: dict[int | str, dict[str, Any]] = {
-        400: {"model": ErrorBody, "description": ERROR_DESCRIPTIONS[400]}
+    """``responses=`` entries for 400 and these error statuses, each with the error schema.
+
+    The content is spelled out: given a model, FastAPI would document it in the route's own
+    media type (text for ``/metrics``), but errors are JSON on every route.
+    """
+    return {
+        code: {
+            "description": ERROR_DESCRIPTIONS[code],
+            "content": {"application/json": {"schema": {"$ref": _ERROR_REF}}},
+        }
+        for code in (400, *codes)
     }
-    for code in codes:
-        table[code] = {"model": ErrorBody, "description": ERROR_DESCRIPTIONS[code]}
-    return table
 
 
-def route_metadata(*codes: int, description: str = "OK") -> dict[str, Any]:
-    """``add_api_route`` keyword arguments for a route answering JSON."""
+# Who may call a route; the document turns it into ``security`` for the configured auth.
+ACCESS_KEY = "x-mlinfer-access"
+CHECKED, HEALTH, METRICS = "checked", "health", "metrics"
+
+
+def route_metadata(
+    *codes: int,
+    description: str = "OK",
+    response_class: type[Response] = JSONResponse,
+    access: str = CHECKED,
+    extra: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    """``add_api_route`` keyword arguments: documented errors, body type, access."""
     return {
         "responses": errors(*codes),
-        "response_class": JSONResponse,
+        "response_class": response_class,
         "response_description": description,
+        "openapi_extra": {ACCESS_KEY: access, **(extra or {})},
     }
 
 
-def empty_metadata(*codes: int, description: str) -> dict[str, Any]:
+def empty_metadata(*codes: int, description: str, access: str = CHECKED) -> dict[str, Any]:
     """A route answering 200 with an empty body (Triton's health and readiness routes)."""
-    return {
-        "responses": errors(*codes),
-        "response_class": Response,  # no media type: documented without content
-        "response_description": description,
-    }
+    # Response has no media type, so the 200 is documented without content.
+    return route_metadata(*codes, description=description, response_class=Response, access=access)
 
 
-def text_metadata(*codes: int, description: str) -> dict[str, Any]:
-    return {
-        "responses": errors(*codes),
-        "response_class": PlainTextResponse,
-        "response_description": description,
-    }
+def text_metadata(*codes: int, description: str, access: str = CHECKED) -> dict[str, Any]:
+    return route_metadata(
+        *codes, description=description, response_class=PlainTextResponse, access=access
+    )
 
 
 # --- path parameters: one declaration, so versioned and unversioned routes agree ---------
@@ -196,10 +208,8 @@ def infer_metadata() -> dict[str, Any]:
             }
         },
     }
-    return {
-        "responses": responses,
-        "response_class": JSONResponse,
-        "openapi_extra": {
+    metadata = route_metadata(
+        extra={
             "parameters": [header],
             "requestBody": {
                 "required": True,
@@ -208,8 +218,10 @@ def infer_metadata() -> dict[str, Any]:
                     "application/octet-stream": {"schema": binary},
                 },
             },
-        },
-    }
+        }
+    )
+    metadata["responses"] = responses
+    return metadata
 
 
 INDEX_REQUEST: dict[str, Any] = {
@@ -236,15 +248,8 @@ LOAD_REQUEST: dict[str, Any] = {
 
 def json_body_metadata(schema: dict[str, Any], *codes: int) -> dict[str, Any]:
     """A route reading an optional JSON body itself (repository index, load)."""
-    return {
-        **route_metadata(*codes),
-        "openapi_extra": {
-            "requestBody": {
-                "required": False,
-                "content": {"application/json": {"schema": schema}},
-            }
-        },
-    }
+    body = {"required": False, "content": {"application/json": {"schema": schema}}}
+    return route_metadata(*codes, extra={"requestBody": body})
 
 
 def image_metadata() -> dict[str, Any]:
@@ -258,20 +263,19 @@ def image_metadata() -> dict[str, Any]:
         "'image' is absent); at most one file.",
     }
     raw = {"schema": binary}
-    return {
-        **route_metadata(*AUTH, *MODEL, *BODY, *INFERENCE),
-        "openapi_extra": {
-            "requestBody": {
-                "required": True,
-                "content": {
-                    "multipart/form-data": {"schema": upload},
-                    "image/jpeg": raw,
-                    "image/png": raw,
-                    "application/octet-stream": raw,
-                },
-            }
-        },
+    content = {
+        "multipart/form-data": {"schema": upload},
+        "image/jpeg": raw,
+        "image/png": raw,
+        "application/octet-stream": raw,
     }
+    return route_metadata(
+        *AUTH,
+        *MODEL,
+        *BODY,
+        *INFERENCE,
+        extra={"requestBody": {"required": True, "content": content}},
+    )
 
 
 class HealthBody(BaseModel):
@@ -284,44 +288,7 @@ class HealthBody(BaseModel):
 
 def health_metadata(*codes: int) -> dict[str, Any]:
     """``/health``: the same body with 200 (ready) or 503 (not ready)."""
-    metadata = route_metadata(*codes, description="Live and ready")
+    metadata = route_metadata(*codes, description="Live and ready", access=HEALTH)
     metadata["response_model"] = HealthBody
     metadata["responses"][503] = {"model": HealthBody, "description": "Not live or not ready."}
     return metadata
-
-
-# --- the document --------------------------------------------------------------------------
-
-_EXTRA_MODELS: tuple[type[BaseModel], ...] = (InferRequestBody,)
-
-
-def install(app: FastAPI) -> None:
-    """Serve the corrected document (built once, on first request) at ``app.openapi``."""
-
-    def openapi() -> dict[str, Any]:
-        if app.openapi_schema is None:
-            app.openapi_schema = build_document(app)
-        return app.openapi_schema
-
-    app.openapi = openapi  # type: ignore[method-assign]
-
-
-def build_document(app: FastAPI) -> dict[str, Any]:
-    doc = get_openapi(
-        title=app.title,
-        version=app.version,
-        openapi_version=app.openapi_version,
-        description=app.description,
-        routes=app.routes,
-    )
-    for operations in doc.get("paths", {}).values():
-        for operation in operations.values():
-            operation.get("responses", {}).pop("422", None)
-    schemas = doc.setdefault("components", {}).setdefault("schemas", {})
-    for name in ("HTTPValidationError", "ValidationError"):
-        schemas.pop(name, None)
-    for model in _EXTRA_MODELS:
-        schema = model.model_json_schema(ref_template="#/components/schemas/{model}")
-        schemas.update(schema.pop("$defs", {}))
-        schemas[model.__name__] = schema
-    return doc

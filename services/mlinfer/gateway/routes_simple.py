@@ -24,6 +24,7 @@ from mlinfer.gateway.openapi import (
     BACKEND,
     BODY,
     INFERENCE,
+    METRICS,
     MODEL,
     health_metadata,
     route_metadata,
@@ -87,7 +88,7 @@ class SimpleRoutes:
             self.metrics,
             methods=["GET"],
             summary="Prometheus metrics (Triton's nv_* names)",
-            **text_metadata(*AUTH, description="Prometheus text exposition format"),
+            **text_metadata(*AUTH, description="Prometheus text exposition format", access=METRICS),
         )
         return router
 

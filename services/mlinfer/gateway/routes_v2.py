@@ -28,6 +28,7 @@ from mlinfer.gateway.openapi import (
     AUTH,
     BACKEND,
     BODY,
+    HEALTH,
     INDEX_REQUEST,
     LOAD_REQUEST,
     MODEL,
@@ -95,14 +96,15 @@ class V2Routes:
     def router(self) -> APIRouter:
         router = APIRouter(prefix="/v2", tags=["Open Inference Protocol"])
         m, v = "/models/{model}", "/models/{model}/versions/{version:int}"
-        meta, model_meta = route_metadata(*AUTH), route_metadata(*AUTH, *MODEL)
+        model_meta = route_metadata(*AUTH, *MODEL)
         ready = empty_metadata(*AUTH, *MODEL, description="Ready (empty body)")
         routes: list[tuple[str, str, Any, str, dict[str, Any]]] = [
-            ("GET", "", self.server_metadata, "Server metadata", meta),
+            ("GET", "", self.server_metadata, "Server metadata",
+             route_metadata(*AUTH, access=HEALTH)),
             ("GET", "/health/live", self.health_live, "Server liveness",
-             empty_metadata(*AUTH, description="Live (empty body)")),
+             empty_metadata(*AUTH, description="Live (empty body)", access=HEALTH)),
             ("GET", "/health/ready", self.health_ready, "Server readiness",
-             empty_metadata(*AUTH, description="Ready (empty body)")),
+             empty_metadata(*AUTH, description="Ready (empty body)", access=HEALTH)),
             ("GET", "/models/stats", self.all_stats, "Statistics of every model",
              route_metadata(*AUTH, *BACKEND)),
             ("GET", m, unversioned(self.model_metadata), "Model metadata", model_meta),
