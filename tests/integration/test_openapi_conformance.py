@@ -54,7 +54,10 @@ def _run_schemathesis(srv: ServerThread, report: Path, *extra: str) -> None:
         "--report", "junit", "--report-junit-path", str(junit),
         *extra,
     ]  # fmt: skip
-    done = subprocess.run(command, capture_output=True, text=True, timeout=600, check=False)
+    # cwd: schemathesis keeps a cache directory where it runs, never in the checkout.
+    done = subprocess.run(
+        command, capture_output=True, text=True, timeout=600, check=False, cwd=report
+    )
     output = done.stdout + done.stderr
     assert done.returncode == 0, output[-20000:]
     suite = ET.parse(junit).getroot()

@@ -97,7 +97,13 @@ def text_metadata(*codes: int, description: str, access: str = CHECKED) -> dict[
 
 ModelName = Annotated[str, Path(description="Model name, as in the repository.")]
 ModelVersion = Annotated[
-    int, Path(ge=0, description="Model version (digits); routes without one use the newest.")
+    int,
+    # Documented, not validated here: the route only matches digits, and the data plane
+    # refuses 0 in Triton's words.
+    Path(
+        description="Model version (digits, > 0); routes without one use the newest.",
+        json_schema_extra={"minimum": 1},
+    ),
 ]
 
 

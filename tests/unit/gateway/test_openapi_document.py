@@ -152,7 +152,7 @@ def test_unversioned_routes_take_no_version(doc: dict[str, Any]) -> None:
         if "{version}" in path:
             version = next(p for p in operation["parameters"] if p["name"] == "version")
             assert version["in"] == "path" and version["required"] is True
-            assert version["schema"]["type"] == "integer" and version["schema"]["minimum"] == 0
+            assert version["schema"]["type"] == "integer" and version["schema"]["minimum"] == 1
         elif path != "/infer/image":  # the image route's version is a documented query
             assert not any(name == "version" for name, _ in names), (method, path)
         if "{model}" in path:
