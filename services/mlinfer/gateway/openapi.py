@@ -15,7 +15,7 @@ from collections.abc import Callable
 from typing import Annotated, Any
 
 from fastapi import Path
-from pydantic import BaseModel, ConfigDict, Field, JsonValue
+from pydantic import BaseModel, Field, JsonValue
 from starlette.responses import JSONResponse, PlainTextResponse, Response
 
 from mlinfer.core.datatypes import BY_NAME
@@ -147,8 +147,6 @@ _PARAMETERS = Field(
 
 
 class InferInputTensor(BaseModel):
-    model_config = ConfigDict(title="InferInputTensor")
-
     name: str = Field(
         ..., min_length=1, description="Input name, as the model's metadata lists it."
     )
