@@ -24,6 +24,7 @@ from mlinfer.cache.factory import create_response_cache
 from mlinfer.cache.stats import CacheObserver
 from mlinfer.dataplane import DataPlane
 from mlinfer.gateway.app import create_app
+from mlinfer.gateway.http_protocol import http_protocol
 from mlinfer.observability.metrics import GatewayMetrics
 from mlinfer.observability.tracing import create_tracer_provider, get_tracer
 from mlinfer.ratelimit.limiter import RateLimiter
@@ -178,7 +179,7 @@ class Server:
             log_level=self.settings.log_level.lower(),
             access_log=False,
             loop="none",
-            http="auto",
+            http=http_protocol(),  # uvicorn's choice, answering malformed HTTP in JSON
             timeout_graceful_shutdown=int(self.settings.shutdown_grace_seconds),
             ssl_certfile=self.settings.tls.cert_file,
             ssl_keyfile=self.settings.tls.key_file,

@@ -7,12 +7,18 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.middleware.cors import CORSMiddleware
 from opentelemetry import trace
 from prometheus_client import CollectorRegistry
+from starlette.exceptions import HTTPException
 
 import mlinfer
 from mlinfer.auth.guard import AccessGuard
 from mlinfer.core.errors import MLInferError
 from mlinfer.dataplane import DataPlane
-from mlinfer.gateway.errors import handle_mlinfer_error, handle_validation_error
+from mlinfer.gateway import openapi_document
+from mlinfer.gateway.errors import (
+    handle_http_exception,
+    handle_mlinfer_error,
+    handle_validation_error,
+)
 from mlinfer.gateway.middleware import GatewayMiddleware, LastResortMiddleware
 from mlinfer.gateway.routes_admin import AdminRoutes
 from mlinfer.gateway.routes_image import ImageRoutes
@@ -50,8 +56,10 @@ def create_app(
     app.add_middleware(GatewayMiddleware, metrics=metrics)
     app.add_exception_handler(MLInferError, handle_mlinfer_error)
     app.add_exception_handler(RequestValidationError, handle_validation_error)
+    app.add_exception_handler(HTTPException, handle_http_exception)
     app.include_router(V2Routes(dataplane, settings, tracer, policy).router())
     app.include_router(ImageRoutes(dataplane, settings, policy).router())
     app.include_router(SimpleRoutes(dataplane, registry, policy).router())
     app.include_router(AdminRoutes(dataplane, settings, policy).router())
+    openapi_document.install(app, settings.auth)
     return app

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from fastapi import Request
 from fastapi.exceptions import RequestValidationError
+from starlette.exceptions import HTTPException
 from starlette.responses import Response
 
 from mlinfer.core.errors import MLInferError
@@ -25,3 +26,12 @@ async def handle_validation_error(_: Request, exc: Exception) -> Response:
         f"{'.'.join(str(p) for p in e.get('loc', ()))}: {e.get('msg', '')}" for e in exc.errors()
     )
     return json_response({"error": f"invalid request: {problems}"}, 400)
+
+
+async def handle_http_exception(_: Request, exc: Exception) -> Response:
+    """Starlette's own errors (no route, method not allowed, malformed multipart) in Triton's
+    shape instead of FastAPI's ``{"detail": ...}``, keeping their headers (``Allow``)."""
+    assert isinstance(exc, HTTPException)
+    if exc.status_code in (204, 304) or exc.status_code < 200:
+        return Response(status_code=exc.status_code, headers=exc.headers)
+    return json_response({"error": str(exc.detail)}, exc.status_code, dict(exc.headers or {}))

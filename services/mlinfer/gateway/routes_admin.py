@@ -11,10 +11,12 @@ from starlette.responses import Response
 
 from mlinfer.auth.guard import audited
 from mlinfer.auth.identity import Scope
+from mlinfer.batching.scheduler import MAX_INSTANCES
 from mlinfer.core.errors import InvalidInputError
 from mlinfer.dataplane import DataPlane
 from mlinfer.gateway.body import read_body
 from mlinfer.gateway.codec import parse_json
+from mlinfer.gateway.openapi import AUTH, BODY, MODEL, route_metadata
 from mlinfer.gateway.responses import json_response
 from mlinfer.gateway.security import caller
 from mlinfer.settings import Settings
@@ -30,15 +32,39 @@ class AdminRoutes:
         self._limit = settings.max_request_bytes
 
     def router(self) -> APIRouter:
-        router = APIRouter(tags=["Appliance admin"])
+        # Not in the OpenAPI document: the autoscaler's actuator on the appliance
+        # (docs/AUTOSCALING.md), not part of the inference API clients program against.
+        router = APIRouter(tags=["Appliance admin"], include_in_schema=False)
         router.add_api_route(
-            INSTANCES_PATH, self.get_instances, methods=["GET"], summary="Instance count"
+            INSTANCES_PATH,
+            self.get_instances,
+            methods=["GET"],
+            summary="Instance count",
+            **route_metadata(*AUTH, *MODEL),
         )
+        count = {"type": "integer", "minimum": 1, "maximum": MAX_INSTANCES}
+        body = {
+            "type": "object",
+            "required": ["instances"],
+            "properties": {"instances": count},
+            "additionalProperties": False,
+        }
         router.add_api_route(
             INSTANCES_PATH,
             self.set_instances,
             methods=["PUT"],
             summary="Change a model's instance count live",
+            **route_metadata(
+                *AUTH,
+                *MODEL,
+                *BODY,
+                extra={
+                    "requestBody": {
+                        "required": True,
+                        "content": {"application/json": {"schema": body}},
+                    }
+                },
+            ),
         )
         return router
 
@@ -52,7 +78,9 @@ class AdminRoutes:
         identity = await self._policy.authorize(caller(request), Scope.MODELS_ADMIN, model)
         doc = parse_json(await read_body(request, self._limit))
         count = doc.get("instances") if isinstance(doc, dict) else None
-        if not isinstance(count, int) or isinstance(count, bool):
+        if isinstance(count, float) and count.is_integer():
+            count = int(count)  # 18.0 is an integer to JSON Schema
+        if not isinstance(count, int) or isinstance(count, bool) or len(doc) != 1:
             raise InvalidInputError('body must be {"instances": <integer>}')
         async with audited(self._policy.guard, identity, "set-instances", model):
             count = await self._dp.set_instance_count(model, count)

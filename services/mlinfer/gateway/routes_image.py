@@ -20,6 +20,7 @@ from mlinfer.core.model_spec import ModelSpec
 from mlinfer.core.parameters import ascii_digits
 from mlinfer.dataplane import DataPlane
 from mlinfer.gateway.body import read_body
+from mlinfer.gateway.openapi import image_metadata
 from mlinfer.gateway.responses import json_response
 from mlinfer.gateway.security import caller
 from mlinfer.imaging.decode import DecodeLimits
@@ -46,6 +47,7 @@ class ImageRoutes:
             self.infer_image,
             methods=["POST"],
             summary="Inference on an uploaded JPEG/PNG (multipart field 'image' or raw body)",
+            **image_metadata(),
         )
         return router
 

@@ -19,6 +19,17 @@ from mlinfer.core.tensors import tensor_from_list, tensor_to_list
 from mlinfer.core.types import InferRequest, RequestedOutput
 from mlinfer.dataplane import DataPlane
 from mlinfer.exporter import triton_metrics
+from mlinfer.gateway.openapi import (
+    AUTH,
+    BACKEND,
+    BODY,
+    INFERENCE,
+    METRICS,
+    MODEL,
+    health_metadata,
+    route_metadata,
+    text_metadata,
+)
 from mlinfer.gateway.responses import json_response
 from mlinfer.gateway.security import caller
 from mlinfer.transport.policy import RequestPolicy
@@ -52,22 +63,32 @@ class SimpleRoutes:
     def router(self) -> APIRouter:
         router = APIRouter(tags=["Convenience API"])
         router.add_api_route(
-            "/health", self.health, methods=["GET"], summary="Server and model health"
+            "/health",
+            self.health,
+            methods=["GET"],
+            summary="Server and model health",
+            **health_metadata(*AUTH),
         )
         router.add_api_route(
             "/models",
             self.models,
             methods=["GET"],
             summary="Models with their versions, state and signature",
+            **route_metadata(*AUTH, *BACKEND),
         )
         router.add_api_route(
-            "/infer", self.infer, methods=["POST"], summary="Inference with inputs as nested lists"
+            "/infer",
+            self.infer,
+            methods=["POST"],
+            summary="Inference with inputs as nested lists",
+            **route_metadata(*AUTH, *MODEL, *BODY, *INFERENCE),
         )
         router.add_api_route(
             "/metrics",
             self.metrics,
             methods=["GET"],
             summary="Prometheus metrics (Triton's nv_* names)",
+            **text_metadata(*AUTH, description="Prometheus text exposition format", access=METRICS),
         )
         return router
 

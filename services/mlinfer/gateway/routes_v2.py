@@ -24,6 +24,21 @@ from mlinfer.gateway.codec import (
     encode_infer_response,
     parse_json,
 )
+from mlinfer.gateway.openapi import (
+    AUTH,
+    BACKEND,
+    BODY,
+    HEALTH,
+    INDEX_REQUEST,
+    LOAD_REQUEST,
+    MODEL,
+    empty_metadata,
+    infer_metadata,
+    json_body_metadata,
+    route_metadata,
+    unversioned,
+    versioned,
+)
 from mlinfer.gateway.responses import json_response
 from mlinfer.gateway.security import caller
 from mlinfer.observability.tracing import trace_headers
@@ -81,30 +96,41 @@ class V2Routes:
     def router(self) -> APIRouter:
         router = APIRouter(prefix="/v2", tags=["Open Inference Protocol"])
         m, v = "/models/{model}", "/models/{model}/versions/{version:int}"
-        get: list[tuple[str, Any, str]] = [
-            ("", self.server_metadata, "Server metadata"),
-            ("/health/live", self.health_live, "Server liveness"),
-            ("/health/ready", self.health_ready, "Server readiness"),
-            ("/models/stats", self.all_stats, "Statistics of every model"),
-            (m, self.model_metadata, "Model metadata"),
-            (v, self.model_metadata, "Model version metadata"),
-            (f"{m}/ready", self.model_ready, "Model readiness"),
-            (f"{v}/ready", self.model_ready, "Model version readiness"),
-            (f"{m}/config", self.model_config, "Model configuration"),
-            (f"{v}/config", self.model_config, "Model version configuration"),
-            (f"{m}/stats", self.model_stats, "Model statistics"),
-            (f"{v}/stats", self.model_stats, "Model version statistics"),
-        ]
-        post: list[tuple[str, Any, str]] = [
-            (f"{m}/infer", self.infer, "Inference (JSON or binary tensor data)"),
-            (f"{v}/infer", self.infer, "Inference on a version"),
-            ("/repository/index", self.repository_index, "Repository index"),
-            ("/repository/models/{model}/load", self.load, "Load or reload a model"),
-            ("/repository/models/{model}/unload", self.unload, "Unload a model"),
-        ]
-        for methods, table in ((["GET"], get), (["POST"], post)):
-            for path, endpoint, summary in table:
-                router.add_api_route(path, endpoint, methods=methods, summary=summary)
+        model_meta = route_metadata(*AUTH, *MODEL)
+        ready = empty_metadata(*AUTH, *MODEL, description="Ready (empty body)")
+        routes: list[tuple[str, str, Any, str, dict[str, Any]]] = [
+            ("GET", "", self.server_metadata, "Server metadata",
+             route_metadata(*AUTH, access=HEALTH)),
+            ("GET", "/health/live", self.health_live, "Server liveness",
+             empty_metadata(*AUTH, description="Live (empty body)", access=HEALTH)),
+            ("GET", "/health/ready", self.health_ready, "Server readiness",
+             empty_metadata(*AUTH, description="Ready (empty body)", access=HEALTH)),
+            ("GET", "/models/stats", self.all_stats, "Statistics of every model",
+             route_metadata(*AUTH, *BACKEND)),
+            ("GET", m, unversioned(self.model_metadata), "Model metadata", model_meta),
+            ("GET", v, versioned(self.model_metadata), "Model version metadata", model_meta),
+            ("GET", f"{m}/ready", unversioned(self.model_ready), "Model readiness", ready),
+            ("GET", f"{v}/ready", versioned(self.model_ready), "Model version readiness", ready),
+            ("GET", f"{m}/config", unversioned(self.model_config), "Model configuration",
+             model_meta),
+            ("GET", f"{v}/config", versioned(self.model_config), "Model version configuration",
+             model_meta),
+            ("GET", f"{m}/stats", unversioned(self.model_stats), "Model statistics", model_meta),
+            ("GET", f"{v}/stats", versioned(self.model_stats), "Model version statistics",
+             model_meta),
+            ("POST", f"{m}/infer", unversioned(self.infer),
+             "Inference (JSON or binary tensor data)", infer_metadata()),
+            ("POST", f"{v}/infer", versioned(self.infer), "Inference on a version",
+             infer_metadata()),
+            ("POST", "/repository/index", self.repository_index, "Repository index",
+             json_body_metadata(INDEX_REQUEST, *AUTH, *BODY, *BACKEND)),
+            ("POST", "/repository/models/{model}/load", unversioned(self.load),
+             "Load or reload a model", json_body_metadata(LOAD_REQUEST, *AUTH, *MODEL, *BODY)),
+            ("POST", "/repository/models/{model}/unload", unversioned(self.unload),
+             "Unload a model", route_metadata(*AUTH, *MODEL, *BODY)),
+        ]  # fmt: skip
+        for method, path, endpoint, summary, metadata in routes:
+            router.add_api_route(path, endpoint, methods=[method], summary=summary, **metadata)
         return router
 
     async def server_metadata(self, request: Request) -> Response:
@@ -183,23 +209,17 @@ class V2Routes:
 
     async def repository_index(self, request: Request) -> Response:
         identity = await self._policy.authorize(caller(request), Scope.MODELS_READ)
-        body = await read_body(request, self._limit)
-        ready_only = False
-        if body.strip():
-            doc = parse_json(body)
-            ready_only = bool(doc.get("ready", False)) if isinstance(doc, dict) else False
+        ready_only = _request_object(await read_body(request, self._limit)).get("ready", False)
+        if not isinstance(ready_only, bool):
+            raise InvalidInputError("repository index request: 'ready' must be a boolean")
         rows = visible(identity, await self._dp.repository_index(ready_only), lambda r: r.name)
         return json_response([_index_row(r.name, r.version, r.state, r.reason) for r in rows])
 
     async def load(self, request: Request, model: str) -> Response:
         identity = await self._policy.authorize(caller(request), Scope.MODELS_ADMIN, model)
-        body = await read_body(request, self._limit)
-        params: dict[str, Any] = {}
-        if body.strip():
-            doc = parse_json(body)
-            params = doc.get("parameters", {}) if isinstance(doc, dict) else {}
-            if not isinstance(params, dict):
-                raise InvalidInputError("'parameters' must be a JSON object")
+        params = _request_object(await read_body(request, self._limit)).get("parameters", {})
+        if not isinstance(params, dict):
+            raise InvalidInputError("'parameters' must be a JSON object")
         async with audited(self._policy.guard, identity, "load", model):
             await self._dp.load_model(model, params)
         return json_response({})
@@ -210,6 +230,16 @@ class V2Routes:
         async with audited(self._policy.guard, identity, "unload", model):
             await self._dp.unload_model(model)
         return json_response({})
+
+
+def _request_object(body: bytes) -> dict[str, Any]:
+    """An optional JSON object body (repository index, load): ``{}`` when blank."""
+    if not body.strip():
+        return {}
+    doc = parse_json(body)
+    if not isinstance(doc, dict):
+        raise InvalidInputError("the request body must be a JSON object")
+    return doc
 
 
 def _index_row(name: str, version: str, state: str, reason: str) -> dict[str, str]:
