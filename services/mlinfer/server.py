@@ -27,6 +27,8 @@ from mlinfer.observability.metrics import GatewayMetrics
 from mlinfer.observability.tracing import create_tracer_provider, get_tracer
 from mlinfer.ratelimit.limiter import RateLimiter
 from mlinfer.settings import Settings
+from mlinfer.websocket.app import mount_streams
+from mlinfer.websocket.routes import StreamRoutes
 
 log = logging.getLogger(__name__)
 
@@ -120,6 +122,7 @@ class Server:
         self._rest = rest
         self._grpc = grpc
         self._uvicorn: uvicorn.Server | None = None
+        self.streams: StreamRoutes | None = None
         self._uvicorn_task: asyncio.Task[None] | None = None
         self._grpc_server: object | None = None
         self._stop_requested = asyncio.Event()
@@ -139,6 +142,9 @@ class Server:
         app = create_app(
             self.dataplane, self.settings, self.registry, self.metrics, self.tracer, self.guard
         )
+        self.streams = mount_streams(
+            app, self.dataplane, self.settings, self.tracer, self.metrics, self.guard
+        )
         config = uvicorn.Config(
             app,
             host=self.settings.host,
@@ -152,6 +158,7 @@ class Server:
             timeout_graceful_shutdown=int(self.settings.shutdown_grace_seconds),
             ssl_certfile=self.settings.tls.cert_file,
             ssl_keyfile=self.settings.tls.key_file,
+            ws_max_size=self.settings.websocket.max_message_bytes,
         )
         self._uvicorn = _UvicornServer(config)
         self._uvicorn_task = asyncio.create_task(self._uvicorn.serve(), name="rest")
@@ -178,9 +185,7 @@ class Server:
 
     async def wait(self) -> None:
         """Until :meth:`request_stop` (a signal) or the REST server exits on its own."""
-        waiters: list[asyncio.Future[object]] = [
-            asyncio.ensure_future(self._stop_requested.wait())
-        ]
+        waiters: list[asyncio.Future[object]] = [asyncio.ensure_future(self._stop_requested.wait())]
         if self._uvicorn_task is not None:
             waiters.append(asyncio.ensure_future(asyncio.shield(self._uvicorn_task)))
         try:

@@ -22,6 +22,7 @@ from mlinfer.cache.settings import CacheSettings
 from mlinfer.imaging.settings import ImageSettings
 from mlinfer.listeners.grpc_settings import GrpcSettings
 from mlinfer.listeners.tls_settings import TlsSettings
+from mlinfer.listeners.websocket_settings import WebSocketSettings
 from mlinfer.observability.settings import TracingSettings
 from mlinfer.ratelimit.settings import RateLimitSettings
 
@@ -56,6 +57,7 @@ class Settings(BaseSettings):
     admission: AdmissionSettings = Field(default_factory=AdmissionSettings)
     tracing: TracingSettings = Field(default_factory=TracingSettings)
     image: ImageSettings = Field(default_factory=ImageSettings)
+    websocket: WebSocketSettings = Field(default_factory=WebSocketSettings)
 
 
 def _sections() -> dict[str, tuple[str, type[BaseSettings]]]:
