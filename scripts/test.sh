@@ -10,6 +10,7 @@ fi
 if [ -x scripts/ci/services.sh ]; then
   scripts/ci/services.sh
 fi
+scripts/ci/browser.sh
 export PATH="$PWD/.venv/bin:$PATH"
 echo "==> ruff"
 ruff check services tests bench

@@ -14,6 +14,7 @@ from opentelemetry import trace
 from opentelemetry.sdk.trace import TracerProvider
 from prometheus_client import CollectorRegistry, PlatformCollector, ProcessCollector
 
+from mlinfer.admin.app import mount_admin
 from mlinfer.admission.controller import AdmissionController
 from mlinfer.admission.settings import AdmissionSettings
 from mlinfer.auth.authenticator import Authenticator
@@ -142,6 +143,7 @@ class Server:
         app = create_app(
             self.dataplane, self.settings, self.registry, self.metrics, self.tracer, self.guard
         )
+        mount_admin(app, self.settings, self.guard)
         self.streams = mount_streams(
             app, self.dataplane, self.settings, self.tracer, self.metrics, self.guard
         )
