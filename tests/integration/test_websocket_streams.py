@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import io
 import re
+import shutil
 import struct
 from collections.abc import Iterator
 from pathlib import Path
@@ -316,3 +317,41 @@ async def test_rate_limits_apply_per_frame_as_per_request(secured: ServerThread)
         answers = [await _json(ws) for _ in range(4)]
     assert ["error" in a for a in answers] == [False, False, True, True]
     assert answers[2]["status"] == 429 and "retry_after" in answers[2]
+
+
+async def test_idle_stream_is_closed(sample_repository: Path) -> None:
+    settings = settings_for(
+        sample_repository, websocket_idle_seconds=0.3, startup_models=["simple"]
+    )
+    with ServerThread(settings) as srv:
+        async with connect(_url(srv, "/v2/models/simple/infer/ws")) as ws:
+            await ws.send(orjson.dumps(_simple(1, 1)).decode())
+            assert "outputs" in await _json(ws)  # in use: not idle
+            with pytest.raises(ConnectionClosed) as closed:
+                await ws.recv()  # then nothing sent: closed by the server
+        assert closed.value.rcvd is not None
+        assert (closed.value.rcvd.code, closed.value.rcvd.reason) == (1001, "idle timeout")
+        wait_until(lambda: server_streams(srv).open_streams == 0, "the idle stream ended")
+
+
+async def test_a_stream_stays_on_its_version_across_a_rollout(tmp_path: Path) -> None:
+    from mlinfer.samples.models import simple_add_sub
+
+    repo = tmp_path / "repo"
+    write_model(simple_add_sub(), repo)
+    with ServerThread(settings_for(repo)) as srv:
+        async with connect(_url(srv, "/v2/models/simple/infer/ws")) as ws:
+            await ws.send(orjson.dumps(_simple(1, 1)).decode())
+            assert (await _json(ws))["model_version"] == "1"
+            shutil.copytree(repo / "simple" / "1", repo / "simple" / "2")
+            async with httpx.AsyncClient(base_url=f"http://{srv.http}") as client:
+                load = await client.post("/v2/repository/models/simple/load", json={})
+            assert load.status_code == 200, load.text
+            async with connect(_url(srv, "/v2/models/simple/infer/ws")) as fresh:
+                await fresh.send(orjson.dumps(_simple(1, 1)).decode())
+                assert (await _json(fresh))["model_version"] == "2"
+            # the old stream never switches: version 1 is gone, so its frames fail in-stream
+            await ws.send(orjson.dumps(_simple(1, 1)).decode())
+            answer = await _json(ws)
+            assert answer.get("model_version") != "2"
+            assert answer["seq"] == 2 and answer["status"] in (400, 404, 503), answer
