@@ -3,6 +3,7 @@ refusals without the admin scope, and docs that render with no internet."""
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Iterator
 from pathlib import Path
@@ -174,3 +175,25 @@ def test_api_docs_render_offline(
     assert "mlinfer" in page.inner_text(ready)
     assert page.outside == [], f"the page reached outside loopback: {page.outside}"
     page.screenshot(path=str(screenshots / f"{path.strip('/')}.png"))
+
+
+def test_browser_websocket_with_the_subprotocol_token(page: Any, panel: ServerThread) -> None:
+    """A browser cannot set headers on a WebSocket: the token travels as a subprotocol and
+    chromium accepts the stream only if the server selects one it offered."""
+    page.goto(f"http://{panel.http}/admin")
+    script = """async ([token, body]) => {
+      const ws = new WebSocket(location.origin.replace("http", "ws") +
+                               "/v2/models/simple/infer/ws", ["mlinfer.v1", "bearer." + token]);
+      const answer = await new Promise((resolve, reject) => {
+        ws.onopen = () => ws.send(body);
+        ws.onmessage = (event) => resolve(event.data);
+        ws.onerror = () => reject(new Error("websocket failed"));
+      });
+      const protocol = ws.protocol;
+      ws.close();
+      return [protocol, answer];
+    }"""
+    protocol, answer = page.evaluate(script, [ADMIN, json.dumps(SIMPLE)])
+    assert protocol == "mlinfer.v1"
+    doc = json.loads(answer)
+    assert doc["seq"] == 1 and doc["outputs"][0]["data"] == [2] * 16
