@@ -149,6 +149,10 @@ async def test_unknown_model_or_version_is_refused_at_the_handshake(
                 pass
         assert refused.value.response.status_code == 404
         assert b"error" in refused.value.response.body
+    with pytest.raises(InvalidStatus) as not_an_image_model:
+        async with connect(_url(streams, "/v2/models/simple/infer/image/ws")):
+            pass
+    assert not_an_image_model.value.response.status_code == 400
     with pytest.raises(InvalidStatus) as bad_policy:
         async with connect(_url(streams, "/v2/models/simple/infer/ws?policy=fastest")):
             pass

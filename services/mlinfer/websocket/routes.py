@@ -89,13 +89,11 @@ class StreamRoutes:
         except MLInferError as exc:
             await refuse(websocket, exc)
             return
-        opened = await self._open(websocket, route, model, version)
+        opened = await self._open(websocket, route, model, version, image=True)
         if opened is None:
             return
         call, spec, policy = opened
-        limits = self._limits
-        # the same per-version pipeline as REST /infer/image (dropped with the version)
-        pipeline = spec.derived("image_pipeline", lambda s: ImagePipeline.from_spec(s, limits))
+        pipeline = self._pipeline(spec)
 
         async def body(frame: Frame, entry: AccessEntry, fields: dict[str, int]) -> Message:
             if not isinstance(frame.data, bytes) or not frame.data:
@@ -112,16 +110,30 @@ class StreamRoutes:
 
         await self._serve(websocket, policy, lambda f, c: call.frame(f, c, body))
 
+    def _pipeline(self, spec: ModelSpec) -> ImagePipeline:
+        # the same per-version pipeline as REST /infer/image (dropped with the version)
+        limits = self._limits
+        return spec.derived("image_pipeline", lambda s: ImagePipeline.from_spec(s, limits))
+
     async def _open(
-        self, websocket: WebSocket, route: str, model: str, version: int | None
+        self,
+        websocket: WebSocket,
+        route: str,
+        model: str,
+        version: int | None,
+        *,
+        image: bool = False,
     ) -> tuple[StreamCall, ModelSpec, FlowPolicy] | None:
-        """Authorize the handshake and pin the version, or refuse it (None)."""
+        """Authorize the handshake and pin the version, or refuse it (None); an image stream
+        is refused too when the model declares no image processing."""
         caller, subprotocol = handshake_caller(websocket)
         try:
             await self._policy.authorize(caller, Scope.INFER, model)
             policy = flow_policy(websocket, self._settings.default_policy)
             wanted = "" if version is None else str(version)
             spec, pinned = await self._dp.model_version(model, wanted)
+            if image:
+                self._pipeline(spec)
         except MLInferError as exc:
             self._metrics.requests.labels(PROTOCOL, route, str(exc.status.value)).inc()
             await refuse(websocket, exc)

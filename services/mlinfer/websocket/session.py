@@ -74,7 +74,7 @@ class StreamSession:
         while True:
             try:
                 message = await asyncio.wait_for(self._ws.receive(), self._idle_seconds)
-            except TimeoutError:
+            except asyncio.TimeoutError:  # not the builtin before Python 3.11
                 if self._active or self._flow.waiting:
                     continue  # quiet client, busy stream: not idle
                 await self._ws.close(IDLE_CLOSE_CODE, IDLE_REASON)
