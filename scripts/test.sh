@@ -13,6 +13,7 @@ fi
 if [ -x scripts/ci/registry-services.sh ]; then
   scripts/ci/registry-services.sh
 fi
+scripts/ci/browser.sh
 export PATH="$PWD/.venv/bin:$PATH"
 echo "==> ruff"
 ruff check services tests bench

@@ -15,6 +15,7 @@ from opentelemetry import trace
 from opentelemetry.sdk.trace import TracerProvider
 from prometheus_client import CollectorRegistry, PlatformCollector, ProcessCollector
 
+from mlinfer.admin.app import mount_admin
 from mlinfer.admission.controller import AdmissionController
 from mlinfer.admission.settings import AdmissionSettings
 from mlinfer.auth.authenticator import Authenticator
@@ -30,6 +31,8 @@ from mlinfer.observability.tracing import create_tracer_provider, get_tracer
 from mlinfer.ratelimit.limiter import RateLimiter
 from mlinfer.registry.traffic import TrafficRouter
 from mlinfer.settings import Settings
+from mlinfer.websocket.app import mount_streams
+from mlinfer.websocket.routes import StreamRoutes
 
 log = logging.getLogger(__name__)
 
@@ -129,6 +132,7 @@ class Server:
         self._rest = rest
         self._grpc = grpc
         self._uvicorn: uvicorn.Server | None = None
+        self.streams: StreamRoutes | None = None
         self._uvicorn_task: asyncio.Task[None] | None = None
         self._grpc_server: object | None = None
         self._stop_requested = asyncio.Event()
@@ -170,6 +174,10 @@ class Server:
         app = create_app(
             self.dataplane, self.settings, self.registry, self.metrics, self.tracer, self.guard
         )
+        mount_admin(app, self.settings, self.guard)
+        self.streams = mount_streams(
+            app, self.dataplane, self.settings, self.tracer, self.metrics, self.guard
+        )
         config = uvicorn.Config(
             app,
             host=self.settings.host,
@@ -183,6 +191,7 @@ class Server:
             timeout_graceful_shutdown=int(self.settings.shutdown_grace_seconds),
             ssl_certfile=self.settings.tls.cert_file,
             ssl_keyfile=self.settings.tls.key_file,
+            ws_max_size=self.settings.websocket.max_message_bytes,
         )
         self._uvicorn = _UvicornServer(config)
         self._uvicorn_task = asyncio.create_task(self._uvicorn.serve(), name="rest")
@@ -209,9 +218,7 @@ class Server:
 
     async def wait(self) -> None:
         """Until :meth:`request_stop` (a signal) or the REST server exits on its own."""
-        waiters: list[asyncio.Future[object]] = [
-            asyncio.ensure_future(self._stop_requested.wait())
-        ]
+        waiters: list[asyncio.Future[object]] = [asyncio.ensure_future(self._stop_requested.wait())]
         if self._uvicorn_task is not None:
             waiters.append(asyncio.ensure_future(asyncio.shield(self._uvicorn_task)))
         try:

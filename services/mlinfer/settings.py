@@ -20,8 +20,10 @@ from mlinfer.auth.settings import AuthSettings
 from mlinfer.backends.settings import EngineSettings, TritonSettings
 from mlinfer.cache.settings import CacheSettings
 from mlinfer.imaging.settings import ImageSettings
+from mlinfer.listeners.admin_settings import AdminSettings
 from mlinfer.listeners.grpc_settings import GrpcSettings
 from mlinfer.listeners.tls_settings import TlsSettings
+from mlinfer.listeners.websocket_settings import WebSocketSettings
 from mlinfer.observability.settings import TracingSettings
 from mlinfer.ratelimit.settings import RateLimitSettings
 from mlinfer.registry.settings import RegistrySettings
@@ -58,6 +60,8 @@ class Settings(BaseSettings):
     tracing: TracingSettings = Field(default_factory=TracingSettings)
     image: ImageSettings = Field(default_factory=ImageSettings)
     registry: RegistrySettings = Field(default_factory=RegistrySettings)
+    websocket: WebSocketSettings = Field(default_factory=WebSocketSettings)
+    admin: AdminSettings = Field(default_factory=AdminSettings)
 
 
 def _sections() -> dict[str, tuple[str, type[BaseSettings]]]:

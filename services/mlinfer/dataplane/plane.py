@@ -84,6 +84,11 @@ class DataPlane:
         spec, _ = await self.backend.model_spec(name, version)
         return spec
 
+    async def model_version(self, name: str, version: str = "") -> tuple[ModelSpec, str]:
+        """The version serving ``name`` now (newest ready when ``version`` is empty) and its
+        spec: what a stream pins for its life."""
+        return await self.backend.model_spec(name, version)
+
     async def model_metadata(self, name: str, version: str = "") -> pb.ModelMetadataResponse:
         spec, _ = await self.backend.model_spec(name, version)
         versions = [version] if version else await self.backend.model_versions(name)

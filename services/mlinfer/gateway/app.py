@@ -42,6 +42,9 @@ def create_app(
         description="Triton-compatible inference server: Open Inference Protocol (KServe v2) "
         "REST API with the binary tensor data and classification extensions.",
         version=mlinfer.__version__,
+        # served offline by mlinfer.admin.docs (the defaults load assets from a CDN)
+        docs_url=None,
+        redoc_url=None,
     )
     policy = RequestPolicy.from_settings(guard, settings)
     app.add_middleware(LastResortMiddleware)  # added first: innermost

@@ -10,7 +10,7 @@ import pytest
 
 from mlinfer.core.errors import InvalidInputError
 from mlinfer.core.types import InferResponse, Tensor
-from mlinfer.gateway.codec import decode_infer_request, encode_infer_response
+from mlinfer.transport.codec import decode_infer_request, encode_infer_response
 
 
 def _binary(header: dict[str, object], *chunks: bytes) -> tuple[bytes, str]:

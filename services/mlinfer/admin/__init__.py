@@ -1,0 +1,1 @@
+"""The admin web panel at ``/admin`` and the offline API docs (``/docs``, ``/redoc``)."""

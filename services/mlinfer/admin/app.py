@@ -1,0 +1,17 @@
+"""Mounting the panel and the offline docs on the REST app."""
+
+from __future__ import annotations
+
+from fastapi import FastAPI
+
+from mlinfer.admin.docs import mount_docs
+from mlinfer.admin.routes import AdminRoutes
+from mlinfer.auth.guard import AccessGuard
+from mlinfer.settings import Settings
+from mlinfer.transport.policy import RequestPolicy
+
+
+def mount_admin(app: FastAPI, settings: Settings, guard: AccessGuard) -> None:
+    mount_docs(app)
+    if settings.admin.enabled:
+        AdminRoutes(settings.admin, RequestPolicy.from_settings(guard, settings)).mount(app)

@@ -1,0 +1,86 @@
+"""``/admin``: the panel's page, its static assets, and which optional services it shows.
+
+The panel is a static page that talks to this server's public API from the browser with the
+signed-in user's credentials in a header (never a cookie, so no request can ride on ambient
+credentials: CSRF has nothing to use). The page itself needs no credentials; everything it
+shows does (``models:read``) and its actions need ``models:admin``.
+"""
+
+from __future__ import annotations
+
+from importlib import resources
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import orjson
+from fastapi import FastAPI
+from starlette.requests import Request
+from starlette.responses import FileResponse, RedirectResponse, Response
+from starlette.staticfiles import StaticFiles
+
+from mlinfer.auth.identity import Scope
+from mlinfer.listeners.admin_settings import AdminSettings
+from mlinfer.transport.policy import Caller, RequestPolicy
+
+PREFIX = "/admin"
+
+
+def static_dir() -> Path:
+    return Path(str(resources.files("mlinfer.admin") / "static"))
+
+
+def _origin(url: str) -> str | None:
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.netloc:
+        return None
+    return f"{parts.scheme}://{parts.netloc}"
+
+
+class AdminRoutes:
+    def __init__(self, settings: AdminSettings, policy: RequestPolicy) -> None:
+        self._policy = policy
+        self._services = {
+            "registry": settings.registry_url,
+            "exporter": settings.exporter_url,
+            "autoscaler": settings.autoscaler_url,
+        }
+        origins = sorted({o for u in self._services.values() if u and (o := _origin(u))})
+        self.csp = "; ".join(
+            [
+                "default-src 'none'",
+                "script-src 'self'",
+                "style-src 'self'",
+                "img-src 'self' data: blob:",
+                "connect-src " + " ".join(["'self'", *origins]),
+                "frame-ancestors 'none'",
+                "base-uri 'none'",
+                "form-action 'none'",
+            ]
+        )
+
+    def mount(self, app: FastAPI) -> None:
+        app.mount(f"{PREFIX}/static", StaticFiles(directory=static_dir()), name="admin-static")
+        app.add_route(PREFIX, self.index, include_in_schema=False)
+        app.add_route(f"{PREFIX}/", self.slash, include_in_schema=False)
+        app.add_route(f"{PREFIX}/services", self.services, include_in_schema=False)
+
+    async def index(self, _: Request) -> Response:
+        page = FileResponse(static_dir() / "index.html", media_type="text/html")
+        page.headers["content-security-policy"] = self.csp
+        return page
+
+    async def slash(self, _: Request) -> Response:
+        return RedirectResponse(PREFIX)
+
+    async def services(self, request: Request) -> Response:
+        """The optional services' URLs (null = not configured), for a ``models:read`` caller."""
+        await self._policy.authorize(_caller(request), Scope.MODELS_READ)
+        return Response(orjson.dumps(self._services), media_type="application/json")
+
+
+def _caller(request: Request) -> Caller:
+    return Caller(
+        authorization=request.headers.get("authorization"),
+        api_key=request.headers.get("x-api-key"),
+        peer=request.client.host if request.client else None,
+    )
