@@ -7,6 +7,7 @@ scripts/bootstrap.sh "embedded,samples,fast,dev"
 if [ -x scripts/ci/deploy-tools.sh ]; then
   scripts/ci/deploy-tools.sh
 fi
+scripts/ci/bitbake-tools.sh
 if [ -x scripts/ci/services.sh ]; then
   scripts/ci/services.sh
 fi
