@@ -77,6 +77,9 @@ def test_layer_conf() -> None:
         "tegra-community",
         "openembedded-layer",
         "meta-python",
+        "networking-layer",
+        "webserver",
+        "filesystems-layer",
     }
     assert values["BBFILE_PATTERN_ml-inference"] == "^${LAYERDIR}/"
 
@@ -149,7 +152,11 @@ def test_optimizer_package_depends_on_tensorrt() -> None:
 
 
 # Units that are not services of their own (no subcommand, not long-running).
-HELPER_UNITS = {"mlinfer-secrets.service.in"}
+HELPER_UNITS = {
+    "mlinfer-secrets.service.in",
+    "mlinfer-tls.service.in",
+    "mlinfer-firewall.service.in",
+}
 
 
 def service_templates() -> list[Path]:
@@ -219,7 +226,7 @@ def test_mlinfer_units_front_triton_and_redis(template: Path) -> None:
 
 def test_templates_only_use_placeholders_the_renderer_knows() -> None:
     renderer = (LAYER / "classes" / "mlinfer_layout.bbclass").read_text()
-    known = set(re.findall(r"s,@([A-Z_]+)@,", renderer))
+    known = set(re.findall(r"s[,#]@([A-Z_]+)@[,#]", renderer))
     for path in LAYER.glob("recipes-*/*/files/*.in"):
         used = set(re.findall(r"@([A-Z_]+)@", path.read_text()))
         assert used <= known, f"{path.name}: {sorted(used - known)} not rendered by mlinfer_render"
