@@ -4,7 +4,7 @@
 # Extra arguments go to `mlinfer serve` (e.g. --host 0.0.0.0 --http-port 9000).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-scripts/bootstrap.sh "embedded,samples,fast"
+scripts/bootstrap.sh "embedded,samples,fast,docs"
 if ! ls model_repository/*/1/model.onnx >/dev/null 2>&1; then
   .venv/bin/mlinfer models generate --output model_repository
 fi

@@ -3,10 +3,11 @@
 # need, then ruff, mypy (strict on the package) and pytest. Extra arguments go to pytest.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-scripts/bootstrap.sh "embedded,samples,fast,dev,torch,optimizer,registry,gpu-telemetry"  # torch: the CPU build pinned in constraints.txt
+scripts/bootstrap.sh "embedded,samples,fast,docs,dev,torch,optimizer,registry,gpu-telemetry"  # torch: the CPU build pinned in constraints.txt
 if [ -x scripts/ci/deploy-tools.sh ]; then
   scripts/ci/deploy-tools.sh
 fi
+scripts/ci/bitbake-tools.sh
 if [ -x scripts/ci/services.sh ]; then
   scripts/ci/services.sh
 fi

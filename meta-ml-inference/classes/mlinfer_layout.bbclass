@@ -25,10 +25,19 @@ MLINFER_TRITON_HTTP_PORT ??= "8100"
 MLINFER_TRITON_GRPC_PORT ??= "8101"
 MLINFER_TRITON_METRICS_PORT ??= "8102"
 
+# Firewall (mlinfer-firewall): the source networks that may scrape the metrics
+# ports (the REST service's /metrics and Triton's), an nftables set (addresses or
+# prefixes, comma-separated): by default the private IPv4 ranges (RFC 1918), where
+# a central Prometheus would be. The SSH port is open from anywhere when the image
+# has an SSH server.
+MLINFER_METRICS_SOURCES ??= "10.0.0.0/8, 172.16.0.0/12, 192.168.0.0/16"
+MLINFER_SSH_PORT ??= "22"
+
 mlinfer_render[doc] = "Render a layer template: mlinfer_render <template> <destination> replaces every @NAME@ placeholder and fails on any left over"
 mlinfer_render() {
     sed -e 's,@BINDIR@,${bindir},g' \
         -e 's,@BASE_BINDIR@,${base_bindir},g' \
+        -e 's,@SBINDIR@,${sbindir},g' \
         -e 's,@LIBDIR@,${libdir},g' \
         -e 's,@SYSCONFDIR@,${sysconfdir},g' \
         -e 's,@MLINFER_USER@,${MLINFER_USER},g' \
@@ -42,6 +51,8 @@ mlinfer_render() {
         -e 's,@MLINFER_TRITON_HTTP_PORT@,${MLINFER_TRITON_HTTP_PORT},g' \
         -e 's,@MLINFER_TRITON_GRPC_PORT@,${MLINFER_TRITON_GRPC_PORT},g' \
         -e 's,@MLINFER_TRITON_METRICS_PORT@,${MLINFER_TRITON_METRICS_PORT},g' \
+        -e 's#@MLINFER_METRICS_SOURCES@#${MLINFER_METRICS_SOURCES}#g' \
+        -e 's,@MLINFER_SSH_PORT@,${MLINFER_SSH_PORT},g' \
         "$1" > "$2"
     if grep -n '@[A-Z_]*@' "$2"; then
         bbfatal "mlinfer_render: unsubstituted placeholder left in $2"

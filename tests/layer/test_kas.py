@@ -99,6 +99,9 @@ def test_layers_cover_the_layer_dependencies() -> None:
         ("openembedded-core", "meta"): "core",
         ("meta-openembedded", "meta-oe"): "openembedded-layer",
         ("meta-openembedded", "meta-python"): "meta-python",
+        ("meta-openembedded", "meta-networking"): "networking-layer",
+        ("meta-openembedded", "meta-webserver"): "webserver",
+        ("meta-openembedded", "meta-filesystems"): "filesystems-layer",
         ("meta-tegra", "."): "tegra",
         ("meta-tegra-community", "."): "tegra-community",
     }

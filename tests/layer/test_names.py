@@ -148,6 +148,9 @@ def test_index_covers_the_build() -> None:
         "oe-core",
         "meta-oe",
         "meta-python",
+        "meta-networking",
+        "meta-webserver",
+        "meta-filesystems",
         "meta-tegra",
         "meta-tegra-community",
     }

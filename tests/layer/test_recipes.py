@@ -30,7 +30,10 @@ from tests.layer.layerlib import (
     unit_templates,
     unit_values,
 )
+from tests.layer.test_overrides import distro_overrides
 
+# conf/distro/mlinfer.conf's DISTROOVERRIDES: the condition of every bbappend change.
+(DISTRO_OVERRIDE,) = distro_overrides(LAYER / "conf/distro/mlinfer.conf")
 PYPROJECT = tomllib.loads((REPO / "pyproject.toml").read_text())
 
 # PyPI project -> OE package, where the OE name is not python3-<canonical name>.
@@ -74,6 +77,9 @@ def test_layer_conf() -> None:
         "tegra-community",
         "openembedded-layer",
         "meta-python",
+        "networking-layer",
+        "webserver",
+        "filesystems-layer",
     }
     assert values["BBFILE_PATTERN_ml-inference"] == "^${LAYERDIR}/"
 
@@ -146,7 +152,11 @@ def test_optimizer_package_depends_on_tensorrt() -> None:
 
 
 # Units that are not services of their own (no subcommand, not long-running).
-HELPER_UNITS = {"mlinfer-secrets.service.in"}
+HELPER_UNITS = {
+    "mlinfer-secrets.service.in",
+    "mlinfer-tls.service.in",
+    "mlinfer-firewall.service.in",
+}
 
 
 def service_templates() -> list[Path]:
@@ -216,7 +226,7 @@ def test_mlinfer_units_front_triton_and_redis(template: Path) -> None:
 
 def test_templates_only_use_placeholders_the_renderer_knows() -> None:
     renderer = (LAYER / "classes" / "mlinfer_layout.bbclass").read_text()
-    known = set(re.findall(r"s,@([A-Z_]+)@,", renderer))
+    known = set(re.findall(r"s[,#]@([A-Z_]+)@[,#]", renderer))
     for path in LAYER.glob("recipes-*/*/files/*.in"):
         used = set(re.findall(r"@([A-Z_]+)@", path.read_text()))
         assert used <= known, f"{path.name}: {sorted(used - known)} not rendered by mlinfer_render"
@@ -248,18 +258,16 @@ def test_mlinfer_reaches_triton_on_its_grpc_port() -> None:
 def test_triton_bbappends_enable_grpc_and_metrics_for_the_distro_only() -> None:
     server = Recipe.load(LAYER / "recipes-devtools/triton/triton-server_2.22.0.bbappend")
     enabled = server.words_by_var("PACKAGECONFIG")
-    assert set(enabled["PACKAGECONFIG:append:mlinfer"]) == {"gprc", "metrics", "stats"}
+    assert set(enabled[f"PACKAGECONFIG:append:{DISTRO_OVERRIDE}"]) == {"gprc", "metrics", "stats"}
     core = Recipe.load(LAYER / "recipes-devtools/triton/triton-core_2.22.0.bbappend")
-    assert set(core.words_by_var("PACKAGECONFIG")["PACKAGECONFIG:append:mlinfer"]) == {
-        "stats",
-        "metrics",
-    }
+    core_enabled = core.words_by_var("PACKAGECONFIG")[f"PACKAGECONFIG:append:{DISTRO_OVERRIDE}"]
+    assert set(core_enabled) == {"stats", "metrics"}
     for r in load_recipes():
         if r.is_append:
             plain = [
                 a.var
                 for a in r.assignments
-                if a.flag is None and not a.var.endswith(":mlinfer") and ":mlinfer" not in a.var
+                if a.flag is None and DISTRO_OVERRIDE not in a.var.split(":")
             ]
             assert not plain, f"{r.path.name}: {plain} apply without DISTRO = mlinfer"
 

@@ -10,13 +10,13 @@
 # .proto files (the r22.05 revision that triton-common_2.22.0.bb builds) and
 # install them with the tritonclient.grpc sources, with the same import
 # rewrites.
-DEPENDS:append:mlinfer = " python3-grpcio-tools-native python3-native"
+DEPENDS:append:mlinfer-distro = " python3-grpcio-tools-native python3-native"
 
-SRC_URI:append:mlinfer = " git://github.com/triton-inference-server/common.git;protocol=https;branch=r22.05;name=common;destsuffix=triton-common"
-SRCREV_common:mlinfer = "feca9eadf25eb0230eaac0e9f2ce8f6447a0e9f1"
-SRCREV_FORMAT:mlinfer = "default_common"
+SRC_URI:append:mlinfer-distro = " git://github.com/triton-inference-server/common.git;protocol=https;branch=r22.05;name=common;destsuffix=triton-common"
+SRCREV_common:mlinfer-distro = "feca9eadf25eb0230eaac0e9f2ce8f6447a0e9f1"
+SRCREV_FORMAT:mlinfer-distro = "default_common"
 
-do_install:append:mlinfer() {
+do_install:append:mlinfer-distro() {
     src=${S}/src/python/library/tritonclient/grpc
     dst=${D}${PYTHON_SITEPACKAGES_DIR}/tritonclient/grpc
     for f in $(cd $src && find . -name '*.py'); do
@@ -37,7 +37,7 @@ do_install:append:mlinfer() {
 
 # What the Python client imports: tritonclient.grpc (grpcio, protobuf) and
 # tritonclient.http (geventhttpclient, gevent, rapidjson); both use numpy.
-RDEPENDS:${PN}:append:mlinfer = " \
+RDEPENDS:${PN}:append:mlinfer-distro = " \
     python3-gevent \
     python3-geventhttpclient \
     python3-grpcio \

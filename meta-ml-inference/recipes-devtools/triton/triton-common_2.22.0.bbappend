@@ -4,4 +4,4 @@
 # native code generators (protoc, grpc_cpp_plugin) are in the build as well
 # as the libraries.
 PACKAGECONFIG[grpc] = "-DTRITON_COMMON_ENABLE_GRPC=ON,-DTRITON_COMMON_ENABLE_GRPC=OFF,grpc grpc-native protobuf-native"
-PACKAGECONFIG:append:mlinfer = " grpc"
+PACKAGECONFIG:append:mlinfer-distro = " grpc"

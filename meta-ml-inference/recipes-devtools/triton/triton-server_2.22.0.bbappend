@@ -17,4 +17,4 @@
 # checked against these knobs (bitbake reports the dangling append).
 PACKAGECONFIG[gprc] = "-DTRITON_ENABLE_GRPC=ON,-DTRITON_ENABLE_GRPC=OFF,grpc grpc-native protobuf protobuf-native"
 PACKAGECONFIG[metrics] = "-DTRITON_ENABLE_METRICS=ON,-DTRITON_ENABLE_METRICS=OFF,prometheus-cpp"
-PACKAGECONFIG:append:mlinfer = " gprc metrics stats"
+PACKAGECONFIG:append:mlinfer-distro = " gprc metrics stats"

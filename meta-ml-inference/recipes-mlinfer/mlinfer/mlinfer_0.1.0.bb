@@ -25,6 +25,7 @@ SRC_URI = "\
     file://mlinfer.env.in \
     file://mlinfer-tmpfiles.conf.in \
     file://mlinfer-data.fstab.in \
+    file://mlinfer-postgresql.conf.in \
 "
 
 inherit mlinfer_layout mlinfer_source python_setuptools_build_meta systemd useradd
@@ -65,6 +66,10 @@ do_install:append() {
 
     install -d ${D}${MLINFER_DATA_MOUNTPOINT} ${D}${datadir}/mlinfer
     mlinfer_render ${WORKDIR}/mlinfer-data.fstab.in ${D}${datadir}/mlinfer/data.fstab
+
+    install -d ${D}${systemd_system_unitdir}/postgresql.service.d
+    mlinfer_render ${WORKDIR}/mlinfer-postgresql.conf.in \
+        ${D}${systemd_system_unitdir}/postgresql.service.d/mlinfer-data.conf
 }
 
 # mlinfer-data: the /etc/fstab line for the data partition, added when the
@@ -93,6 +98,7 @@ FILES:${PN}-optimizer += "\
 FILES:${PN}-data += "\
     ${MLINFER_DATA_MOUNTPOINT} \
     ${datadir}/mlinfer/data.fstab \
+    ${systemd_system_unitdir}/postgresql.service.d \
 "
 FILES:${PN} += "\
     ${nonarch_libdir}/tmpfiles.d \
@@ -132,16 +138,16 @@ RDEPENDS:${PN} = "\
     python3-pydantic \
     python3-pydantic-settings \
     python3-pyjwt \
+    python3-pyyaml \
     python3-redis \
     python3-sqlite3 \
     python3-uvicorn \
+    python3-websockets \
     python3-xxhash \
     triton-client \
 "
-RDEPENDS:${PN}-data = "\
-    e2fsprogs-e2fsck \
-    e2fsprogs-mke2fs \
-"
+# mkfs.xfs for x-systemd.makefs on first boot; xfs_growfs, xfs_repair for the operator.
+RDEPENDS:${PN}-data = "xfsprogs"
 RDEPENDS:${PN}-optimizer = "\
     ${PN} \
     python3-numpy \

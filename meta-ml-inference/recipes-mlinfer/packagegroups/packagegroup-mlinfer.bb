@@ -1,8 +1,10 @@
 SUMMARY = "mlinfer inference appliance: services, Triton with TensorRT, stores"
 DESCRIPTION = "Everything the appliance runs: the mlinfer services and the \
                offline optimizer, Triton with its TensorRT backend as a \
-               systemd service, Redis (response cache) and PostgreSQL \
-               (model registry metadata), and Jetson telemetry tools."
+               systemd service, nginx terminating TLS in front of them, the \
+               nftables firewall, Redis (response cache) and PostgreSQL \
+               (model registry metadata), Jetson telemetry and the \
+               operator's tools."
 HOMEPAGE = "https://mlinfer.invalid/"
 BUGTRACKER = "https://mlinfer.invalid/issues"
 SECTION = "base"
@@ -13,17 +15,25 @@ PACKAGE_ARCH = "${MACHINE_ARCH}"
 inherit packagegroup
 
 # Later services (registry, autoscaler, exporter) are packaged by the mlinfer
-# recipe, so they need no change here.
+# recipe, so they need no change here. htop, iotop, tmux and vim are the
+# operator's tools the specification lists for the image (meta-oe, oe-core).
 RDEPENDS:${PN} = "\
+    htop \
+    iotop \
     mlinfer \
     mlinfer-data \
+    mlinfer-firewall \
     mlinfer-optimizer \
+    mlinfer-tls \
+    nginx \
     postgresql \
     postgresql-client \
     redis \
     tegra-tools-tegrastats \
     tensorrt-trtexec \
+    tmux \
     triton-server \
     triton-tensorrt-backend \
     tritonserver-service \
+    vim \
 "

@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+import importlib.util
+import logging
 from importlib import resources
 from pathlib import Path
 
@@ -11,6 +13,8 @@ from fastapi.openapi.docs import get_redoc_html, get_swagger_ui_html
 from starlette.requests import Request
 from starlette.responses import HTMLResponse
 from starlette.staticfiles import StaticFiles
+
+log = logging.getLogger(__name__)
 
 ASSETS = "/docs/assets"
 # Swagger UI's page starts it with an inline script; nothing may load from elsewhere.
@@ -26,8 +30,14 @@ def docs_assets() -> Path:
 
 
 def mount_docs(app: FastAPI) -> None:
-    """Serve the API docs offline (the app is built with ``docs_url=None``)."""
+    """Serve the API docs offline (the app is built with ``docs_url=None``).
+
+    The assets come from the ``docs`` extra (fastapi-offline); without it there are no
+    /docs and /redoc pages (the OpenAPI document itself is always served)."""
     openapi_url = app.openapi_url or "/openapi.json"
+    if importlib.util.find_spec("fastapi_offline") is None:
+        log.warning("no /docs or /redoc: their assets need `pip install 'mlinfer[docs]'`")
+        return
     app.mount(ASSETS, StaticFiles(directory=docs_assets()), name="docs-assets")
 
     async def swagger(_: Request) -> HTMLResponse:
