@@ -20,6 +20,8 @@ from pathlib import Path
 
 import pytest
 
+from mlinfer.exporter.readings import DURATION_METRIC, UP_METRIC
+from mlinfer.exporter.readings import METRICS as EXPORTER_METRICS
 from tests.layer.layerlib import find_tool
 from tests.layer.promql import metric_names, used_metric_names
 
@@ -36,11 +38,9 @@ TRITON_ONLY = {
     "nv_cpu_memory_total_bytes": "Triton host metrics (TRITON_ENABLE_METRICS_CPU)",
     "nv_cpu_memory_used_bytes": "Triton host metrics (TRITON_ENABLE_METRICS_CPU)",
 }
-# Not exported by anything yet; the rule that uses it waits for it.
-PLANNED = {
-    "mlinfer_gpu_temperature_celsius": "the planned mlinfer exporter (NVML on x86, tegrastats "
-    "on Jetson); alert MlinferGpuTemperatureHigh",
-}
+# Exported by `mlinfer exporter` (its own process and port): the names its collectors
+# declare (they produce a series only where their source exists, NVML or tegrastats).
+EXPORTER = set(EXPORTER_METRICS) | {UP_METRIC, DURATION_METRIC}
 # Made by Prometheus itself for every scrape target.
 PROMETHEUS = {"up": "Prometheus: 1 when the last scrape of a target succeeded"}
 
@@ -207,7 +207,7 @@ def test_dashboards_and_alerts_use_exported_metrics(exported: set[str]) -> None:
     used = used_metric_names()
     assert "nv_inference_request_success" in used  # the extraction found the queries
     assert "nv_inference_request_success" in exported  # and the server its metrics
-    allowed = exported | set(TRITON_ONLY) | set(PLANNED) | set(PROMETHEUS)
+    allowed = exported | set(TRITON_ONLY) | EXPORTER | set(PROMETHEUS)
     unknown = {name: sorted(where) for name, where in used.items() if name not in allowed}
     assert not unknown, "metrics nobody exports:\n" + "\n".join(
         f"  {name}: {where}" for name, where in sorted(unknown.items())
@@ -217,7 +217,7 @@ def test_dashboards_and_alerts_use_exported_metrics(exported: set[str]) -> None:
 def test_allowlists_are_in_use(exported: set[str]) -> None:
     """Each listed exception is used somewhere and not (or no longer) exported by mlinfer."""
     used = used_metric_names()
-    for name in [*TRITON_ONLY, *PLANNED, *PROMETHEUS]:
+    for name in [*TRITON_ONLY, *PROMETHEUS]:
         assert name in used, f"{name} is allowlisted but unused: drop it from the list"
-    stale = [name for name in [*TRITON_ONLY, *PLANNED] if name in exported]
+    stale = [name for name in TRITON_ONLY if name in exported]
     assert not stale, f"mlinfer exports {stale} now: drop them from the lists"
