@@ -31,7 +31,9 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
             item.add_marker(pytest.mark.browser)
 
 
-@pytest.fixture(scope="session")
+# Module scope: Playwright's sync API keeps an event loop running in this thread while it
+# lives, and every asyncio test collected after the browser tests would find it running.
+@pytest.fixture(scope="module")
 def browser() -> Iterator[Any]:
     if shutil.which(CHROMIUM) is None:
         pytest.skip(f"{CHROMIUM} not installed (scripts/ci/browser.sh installs Debian's chromium)")
