@@ -33,7 +33,8 @@ def otlp() -> Iterator[OtlpReceiver]:
 @pytest.fixture(scope="module")
 def slow_repository(tmp_path_factory: pytest.TempPathFactory) -> Path:
     repo = tmp_path_factory.mktemp("slow-repo")
-    write_model(slow_model(iterations=100_000), repo)
+    # About a second per request, so later requests are still queued when the signal goes out.
+    write_model(slow_model(iterations=400_000), repo)
     return repo
 
 
@@ -62,7 +63,7 @@ def _start(command: str, repo: Path, otlp_url: str) -> tuple[subprocess.Popen[st
     return proc, http_port, grpc_port
 
 
-def _pending(metrics_url: str) -> float:
+def _slow_model_series(metrics_url: str, family: str) -> float:
     try:
         text = httpx.get(metrics_url, timeout=5).text
     except httpx.HTTPError:
@@ -70,8 +71,15 @@ def _pending(metrics_url: str) -> float:
     return sum(
         float(line.rsplit(" ", 1)[1])
         for line in text.splitlines()
-        if line.startswith('nv_inference_pending_request_count{model="slow"')
+        if line.startswith(f'{family}{{model="slow"')
     )
+
+
+def _arrived(metrics_url: str) -> tuple[float, float]:
+    """(requests the server holds, requests it has seen): queued + executing, and those plus done."""
+    pending = _slow_model_series(metrics_url, "nv_inference_pending_request_count")
+    done = _slow_model_series(metrics_url, "nv_inference_request_success")
+    return pending, pending + done
 
 
 def _rest_infer(port: int) -> int:
@@ -119,9 +127,11 @@ def test_stop_finishes_in_flight_requests_flushes_spans_and_exits_0(
         port = http_port if transport == "rest" else grpc_port
         with ThreadPoolExecutor(IN_FLIGHT) as pool:
             futures: list[Future[int]] = [pool.submit(infer, port) for _ in range(IN_FLIGHT)]
-            # The slow model runs one request at a time: the rest wait in its queue.
+            # The slow model runs one request at a time: the rest wait in its queue. Wait
+            # until all have arrived (a loaded machine may already have finished the first).
             metrics = f"http://127.0.0.1:{http_port}/metrics"
-            wait_until(lambda: _pending(metrics) >= IN_FLIGHT, "requests in flight")
+            wait_until(lambda: _arrived(metrics)[1] >= IN_FLIGHT, "all requests arrived")
+            held_at_signal = _arrived(metrics)[0]
             proc.send_signal(sig)
             statuses = [f.result() for f in futures]
         output, _ = proc.communicate(timeout=120)
@@ -129,6 +139,7 @@ def test_stop_finishes_in_flight_requests_flushes_spans_and_exits_0(
         if proc.poll() is None:
             proc.kill()
             proc.communicate()
+    assert held_at_signal >= 1, "every request finished before the stop: nothing was in flight"
     assert statuses == [200] * IN_FLIGHT, output
     assert proc.returncode == 0, output
     assert otlp.span_names().count("mlinfer.infer") == IN_FLIGHT, otlp.span_names()
