@@ -10,7 +10,7 @@ import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-from mlinfer.auth.authenticator import Authenticator
+from mlinfer.auth.authenticator import Authenticator, Credential
 from mlinfer.auth.errors import PermissionDeniedError, UnauthenticatedError
 from mlinfer.auth.identity import Identity, Scope
 from mlinfer.auth.policy import authorize
@@ -44,8 +44,8 @@ class AccessGuard:
 
     async def check(
         self,
-        authorization: str | None,
-        api_key: str | None,
+        authorization: Credential,
+        api_key: Credential,
         action: Scope,
         model: str | None = None,
         peer: str | None = None,

@@ -2,20 +2,59 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from typing import Protocol
 
+from mlinfer.auth.authenticator import Credential
 from mlinfer.auth.guard import AccessGuard
 from mlinfer.auth.identity import Identity, Scope
 from mlinfer.settings import Settings
 
 
+class MultiHeaders(Protocol):
+    """Headers that may repeat (Starlette's ``Headers``)."""
+
+    def getlist(self, key: str) -> list[str]: ...
+
+
 @dataclass(frozen=True)
 class Caller:
-    """What a transport knows of the caller: its credentials and network peer."""
+    """What a transport knows of the caller: its credentials and network peer.
 
-    authorization: str | None = None  # ``Authorization`` header / metadata value
-    api_key: str | None = None  # ``X-API-Key`` header / metadata value
+    Credentials are every value received under their name (a repeated header or metadata
+    key gives several, which authentication refuses), never a first or last pick.
+    """
+
+    authorization: Credential = None  # ``Authorization`` header / metadata values
+    api_key: Credential = None  # ``X-API-Key`` header / metadata values
     peer: str | None = None  # address, the rate-limit key when authentication is off
+
+    @classmethod
+    def from_values(
+        cls, authorization: Sequence[str], api_key: Sequence[str], peer: str | None
+    ) -> Caller:
+        return cls(_credential(authorization), _credential(api_key), peer)
+
+    @classmethod
+    def from_headers(cls, headers: MultiHeaders, peer: str | None) -> Caller:
+        return cls.from_values(headers.getlist("authorization"), headers.getlist("x-api-key"), peer)
+
+    @classmethod
+    def from_metadata(cls, metadata: Iterable[tuple[str, str | bytes]], peer: str | None) -> Caller:
+        """gRPC invocation metadata (keys arrive lowercase)."""
+        values: dict[str, list[str]] = {"authorization": [], "x-api-key": []}
+        for key, value in metadata:
+            if key in values:
+                values[key].append(value if isinstance(value, str) else value.decode("latin-1"))
+        return cls.from_values(values["authorization"], values["x-api-key"], peer)
+
+
+def _credential(values: Sequence[str]) -> Credential:
+    """None, the one value, or all of them (for authentication to refuse)."""
+    if len(values) > 1:
+        return tuple(values)
+    return values[0] if values else None
 
 
 class RequestPolicy:
