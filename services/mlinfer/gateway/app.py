@@ -62,7 +62,7 @@ def create_app(
     app.add_exception_handler(HTTPException, handle_http_exception)
     app.include_router(V2Routes(dataplane, settings, tracer, policy).router())
     app.include_router(ImageRoutes(dataplane, settings, policy).router())
-    app.include_router(SimpleRoutes(dataplane, registry, policy).router())
+    app.include_router(SimpleRoutes(dataplane, settings, registry, policy).router())
     app.include_router(AdminRoutes(dataplane, settings, policy).router())
     openapi_document.install(app, settings.auth)
     return app

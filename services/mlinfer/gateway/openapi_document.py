@@ -16,9 +16,10 @@ from pydantic import BaseModel
 
 from mlinfer.auth.settings import AuthSettings
 from mlinfer.gateway.openapi import ACCESS_KEY, HEALTH, METRICS, ErrorBody, InferRequestBody
+from mlinfer.gateway.simple_infer import SimpleInferRequest
 
 # Models that routes reference by name but that no handler signature brings in.
-_EXTRA_MODELS: tuple[type[BaseModel], ...] = (ErrorBody, InferRequestBody)
+_EXTRA_MODELS: tuple[type[BaseModel], ...] = (ErrorBody, InferRequestBody, SimpleInferRequest)
 _CREDENTIAL_ERRORS = ("401", "403", "429")  # answered only where credentials are checked
 
 

@@ -13,6 +13,7 @@ from fastapi import APIRouter, Query
 from starlette.datastructures import UploadFile
 from starlette.requests import Request
 from starlette.responses import Response
+from starlette.types import Message
 
 from mlinfer.auth.identity import Scope
 from mlinfer.core.errors import InvalidInputError, PayloadTooLargeError
@@ -29,6 +30,7 @@ from mlinfer.settings import Settings
 from mlinfer.transport.policy import RequestPolicy
 
 _UPLOAD_FIELDS = ("image", "file")
+_FORM_OVERHEAD = 64 * 1024  # multipart boundaries and part headers around the image
 
 
 class ImageRoutes:
@@ -86,12 +88,14 @@ async def _image_bytes(request: Request, limit: int) -> bytes:
             raise InvalidInputError("empty request body: send a JPEG or PNG image")
         return data
     declared = request.headers.get("content-length")
-    if declared is not None and ascii_digits(declared) and int(declared) > limit + 64 * 1024:
+    if declared is not None and ascii_digits(declared) and int(declared) > limit + _FORM_OVERHEAD:
         raise PayloadTooLargeError(
             f"upload of {declared} bytes exceeds the image limit of {limit} bytes "
             "(MLINFER_IMAGE_MAX_BYTES)"
         )
-    form = await request.form(max_files=1, max_fields=8)
+    # Read within the limit first: the form parser itself would buffer any chunked upload.
+    upload_body = await read_body(request, limit + _FORM_OVERHEAD, "MLINFER_IMAGE_MAX_BYTES")
+    form = await _replayed(request, upload_body).form(max_files=1, max_fields=8)
     try:
         upload = next((form[f] for f in _UPLOAD_FIELDS if f in form), None)
         if not isinstance(upload, UploadFile):
@@ -106,3 +110,15 @@ async def _image_bytes(request: Request, limit: int) -> bytes:
             f"image exceeds the limit of {limit} bytes (MLINFER_IMAGE_MAX_BYTES)"
         )
     return data
+
+
+def _replayed(request: Request, body: bytes) -> Request:
+    """``request`` with its body already read: parsers read ``body`` instead of the socket."""
+    pending = [body]
+
+    async def receive() -> Message:
+        if pending:
+            return {"type": "http.request", "body": pending.pop(), "more_body": False}
+        return await request.receive()  # a disconnect, if the client goes
+
+    return Request(request.scope, receive)

@@ -83,6 +83,16 @@ class RequestPolicy:
             caller.authorization, caller.api_key, action, model, peer=caller.peer
         )
 
+    async def identify(self, caller: Caller, action: Scope) -> Identity:
+        """Authentication and ``action``'s scope, before a body naming the model is read."""
+        return await self.guard.identify(caller.authorization, caller.api_key, action)
+
+    async def admit(
+        self, caller: Caller, identity: Identity, action: Scope, model: str | None
+    ) -> None:
+        """Then the model's access and rate limits (:meth:`authorize` = both steps)."""
+        await self.guard.admit(identity, action, model, peer=caller.peer)
+
     async def authorize_health(self, caller: Caller) -> Identity | None:
         """Liveness, readiness and server metadata: open, or ``models:read``."""
         if self._open_health:
