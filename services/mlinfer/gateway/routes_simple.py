@@ -100,20 +100,23 @@ class SimpleRoutes:
         return router
 
     async def health(self, request: Request) -> Response:
-        await self._policy.authorize_health(caller(request))
+        identity = await self._policy.authorize_health(caller(request))
         live, ready = await self._dp.live(), await self._dp.ready()
-        rows = await self._dp.repository_index()
-        models = {
-            f"{r.name}:{r.version}" if r.version else r.name: r.state or "UNLOADED" for r in rows
-        }
         status = "ok" if live and ready else "unavailable"
-        body = {
+        body: dict[str, Any] = {
             "status": status,
             "live": live,
             "ready": ready,
             "backend": self._dp.backend.name,
-            "models": models,
         }
+        # Open to anyone while auth is on: the inventory is not; checked: the caller's models.
+        viewer = self._policy.inventory_viewer(identity)
+        if viewer is not None:
+            rows = visible(viewer, await self._dp.repository_index(), lambda r: r.name)
+            body["models"] = {
+                f"{r.name}:{r.version}" if r.version else r.name: r.state or "UNLOADED"
+                for r in rows
+            }
         return json_response(body, 200 if ready else 503)
 
     async def models(self, request: Request) -> Response:

@@ -8,7 +8,7 @@ from typing import Protocol
 
 from mlinfer.auth.authenticator import Credential
 from mlinfer.auth.guard import AccessGuard
-from mlinfer.auth.identity import Identity, Scope
+from mlinfer.auth.identity import ANONYMOUS, Identity, Scope
 from mlinfer.settings import Settings
 
 
@@ -60,22 +60,41 @@ def _credential(values: Sequence[str]) -> Credential:
 class RequestPolicy:
     """Authorization for each kind of call, including which endpoints stay open.
 
-    Health and metrics may be opened (``MLINFER_AUTH_OPEN_HEALTH`` / ``..._METRICS``) so
-    load balancers and Prometheus need no credentials; everything else is checked.
+    Health, metrics, the API document and gRPC reflection may be opened
+    (``MLINFER_AUTH_OPEN_HEALTH`` / ``_METRICS`` / ``_DOCS`` / ``_REFLECTION``) so probes,
+    Prometheus and tooling need no credentials; closed, they need ``models:read``.
+    Everything else is always checked.
     """
 
-    def __init__(self, guard: AccessGuard, *, open_health: bool, open_metrics: bool) -> None:
+    def __init__(
+        self,
+        guard: AccessGuard,
+        *,
+        open_health: bool,
+        open_metrics: bool,
+        open_docs: bool = True,
+        open_reflection: bool = True,
+    ) -> None:
         self.guard = guard
         self._open_health = open_health
         self._open_metrics = open_metrics
+        self.open_docs = open_docs
+        self.open_reflection = open_reflection
 
     @classmethod
     def from_settings(cls, guard: AccessGuard, settings: Settings) -> RequestPolicy:
+        auth = settings.auth
         return cls(
             guard,
-            open_health=settings.auth.open_health,
-            open_metrics=settings.auth.open_metrics,
+            open_health=auth.open_health,
+            open_metrics=auth.open_metrics,
+            open_docs=auth.open_docs,
+            open_reflection=auth.open_reflection,
         )
+
+    @property
+    def open_health(self) -> bool:
+        return self._open_health
 
     async def authorize(self, caller: Caller, action: Scope, model: str | None = None) -> Identity:
         """The caller's identity if it may do ``action`` (on ``model``); raises 401/403/429."""
@@ -104,3 +123,22 @@ class RequestPolicy:
         if self._open_metrics:
             return None
         return await self.authorize(caller, Scope.MODELS_READ)
+
+    async def authorize_docs(self, caller: Caller) -> Identity | None:
+        """``/openapi.json``: open, or ``models:read``."""
+        if self.open_docs:
+            return None
+        return await self.authorize(caller, Scope.MODELS_READ)
+
+    async def authorize_reflection(self, caller: Caller) -> Identity | None:
+        """gRPC server reflection: open, or ``models:read``."""
+        if self.open_reflection:
+            return None
+        return await self.authorize(caller, Scope.MODELS_READ)
+
+    def inventory_viewer(self, identity: Identity | None) -> Identity | None:
+        """Whose view of the models an open-or-checked route (``/health``) may show: the
+        caller's when it was checked, everyone's without authentication, else nobody's."""
+        if identity is not None:
+            return identity
+        return None if self.guard.authenticator.enabled else ANONYMOUS
