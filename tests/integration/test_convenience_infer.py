@@ -92,6 +92,20 @@ def test_malformed_body_without_credentials_is_401(secured: ServerThread) -> Non
         assert response.headers["www-authenticate"].startswith('Bearer realm="mlinfer"')
 
 
+def test_image_route_checks_credentials_before_its_query(secured: ServerThread) -> None:
+    url = f"http://{secured.http}/infer/image"
+    for query in ("", "?model=image_cnn&top_k=abc", "?model=image_cnn&priority=-1"):
+        response = httpx.post(url + query, content=b"not an image")
+        assert response.status_code == 401, (query, response.text)
+    token = issue_token(SECRET, "alice", ["infer"], ttl_s=600)
+    checked = httpx.post(
+        url + "?model=image_cnn&top_k=abc",
+        content=b"not an image",
+        headers={"Authorization": f"Bearer {token}"},
+    )
+    assert checked.status_code == 400 and "top_k" in checked.json()["error"]
+
+
 def test_credentials_are_checked_before_the_body_is_read(secured: ServerThread) -> None:
     # 1 GB announced, 4 KB sent: the answer comes without the body.
     head = _head("/infer", "Content-Type: application/json", "Content-Length: 1000000000")

@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 import time
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Depends, Query
 from starlette.datastructures import UploadFile
 from starlette.requests import Request
 from starlette.responses import Response
@@ -49,9 +49,14 @@ class ImageRoutes:
             self.infer_image,
             methods=["POST"],
             summary="Inference on an uploaded JPEG/PNG (multipart field 'image' or raw body)",
+            # FastAPI runs dependencies before it reports query errors: credentials first.
+            dependencies=[Depends(self._identify)],
             **image_metadata(),
         )
         return router
+
+    async def _identify(self, request: Request) -> None:
+        request.state.identity = await self._policy.identify(caller(request), Scope.INFER)
 
     def _pipeline(self, spec: ModelSpec) -> ImagePipeline:
         # Built once per loaded model version and dropped with it, not per request.
@@ -66,7 +71,7 @@ class ImageRoutes:
         top_k: int | None = Query(None, ge=1, description="Classification: labels to return."),
         priority: int = Query(0, ge=0, description="1 = highest; 0 = the model's default."),
     ) -> Response:
-        await self._policy.authorize(caller(request), Scope.INFER, model)
+        await self._policy.admit(caller(request), request.state.identity, Scope.INFER, model)
         data = await _image_bytes(request, self._max_bytes)
         spec = await self._dp.model_spec(model, version)
         pipeline = self._pipeline(spec)
