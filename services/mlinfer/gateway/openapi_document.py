@@ -24,8 +24,8 @@ from mlinfer.transport.policy import RequestPolicy
 
 # Models that routes reference by name but that no handler signature brings in.
 _EXTRA_MODELS: tuple[type[BaseModel], ...] = (ErrorBody, InferRequestBody, SimpleInferRequest)
-_CREDENTIAL_ERRORS = ("401", "403", "429")
-OPENAPI_PATH = "/openapi.json"  # answered only where credentials are checked
+_CREDENTIAL_ERRORS = ("401", "403", "429")  # answered only where credentials are checked
+OPENAPI_PATH = "/openapi.json"
 
 
 def install(app: FastAPI, auth: AuthSettings, policy: RequestPolicy) -> None:
