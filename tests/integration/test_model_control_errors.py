@@ -145,9 +145,28 @@ OVERRIDES = {
         {"name": "digits"},
         "model name 'digits' in the 'config' override does not match model 'simple'",
     ),
-    "negative instance count": (
-        {"instance_group": [{"count": -2, "kind": "KIND_CPU"}]},
-        "must specify 'count' > 0, got -2",
+    "warmup batch past max_batch_size": (
+        {
+            "model_warmup": [
+                {
+                    "name": "big",
+                    "batch_size": 100,
+                    "inputs": {
+                        n: {"data_type": "TYPE_INT32", "dims": [16], "zero_data": True}
+                        for n in ("INPUT0", "INPUT1")
+                    },
+                }
+            ]
+        },
+        "failed to run warmup sample 'big': batch size 100 for 'simple', max allowed is 8",
+    ),
+    "priority levels without a default level": (
+        {"dynamic_batching": {"priority_levels": 2}},
+        "default priority level must be in range [1, 2] for simple",
+    ),
+    "input without data_type": (
+        {"input": [{"name": "INPUT0", "dims": [16]}]},
+        "model input 'INPUT0' must specify 'data_type' for simple",
     ),
     "preferred batch size over max": (
         {"dynamic_batching": {"preferred_batch_size": [16]}},
@@ -159,7 +178,7 @@ OVERRIDES = {
     ),
     "input dimension zero": (
         {"input": [{"name": "INPUT0", "data_type": "TYPE_INT32", "dims": [0]}]},
-        "dimension must be integer >= 1, or -1 to indicate a variable-size dimension",
+        "dimension must be integer >= 1, or -1 to indicate a variable-size dimension for simple",
     ),
 }
 
@@ -196,7 +215,8 @@ def test_bad_override_is_invalid_argument_grpc(
 
 def test_good_override_still_loads(http: httpx.Client) -> None:
     before = _config(http)
-    changed = {**before, "max_batch_size": 4}
+    # Triton takes an instance count below 1 as one instance.
+    changed = {**before, "max_batch_size": 4, "instance_group": [{"count": -2}]}
     response = http.post(
         "/v2/repository/models/simple/load", json={"parameters": {"config": json.dumps(changed)}}
     )

@@ -185,7 +185,10 @@ def validate_config(config: mc.ModelConfig) -> None:
     """Refuse what Triton's config validation refuses (an invalid_argument load error).
 
     These hold for every engine, for config.pbtxt and for a load's ``config`` override alike;
-    a refused config never replaces the one serving. Messages follow Triton's wording.
+    a refused config never replaces the one serving. Messages follow Triton's wording (what
+    Triton 2.51 refuses was checked against it; it takes any instance count, a count below 1
+    being one instance). Two inputs or outputs of one name are refused as well: Triton loads
+    them, but which tensor such a name means is undefined.
     """
     name = config.name
     if config.max_batch_size < 0:
@@ -206,13 +209,13 @@ def validate_config(config: mc.ModelConfig) -> None:
             if any(d < 1 and d != -1 for shape in shapes for d in shape):
                 raise ModelLoadError(
                     f"model {kind} '{t.name}' dimension must be integer >= 1, or -1 to indicate "
-                    f"a variable-size dimension (model {name})"
+                    f"a variable-size dimension for {name}"
                 )
-    for group in config.instance_group:
-        if group.count < 0:  # 0 is "not set": one instance, as Triton completes it
+    for warmup in config.model_warmup:
+        if config.max_batch_size > 0 and warmup.batch_size > config.max_batch_size:
             raise ModelLoadError(
-                f"instance group '{group.name}' of model {name} must specify 'count' > 0, "
-                f"got {group.count}"
+                f"failed to run warmup sample '{warmup.name}': batch size {warmup.batch_size} "
+                f"for '{name}', max allowed is {config.max_batch_size}"
             )
     if config.HasField("dynamic_batching"):
         _validate_dynamic_batching(config)
