@@ -42,7 +42,7 @@ def make_backend(settings: Settings, tracer: trace.Tracer) -> Backend:
     if settings.triton.url:
         from mlinfer.backends.triton.backend import TritonBackend
 
-        return TritonBackend(settings.triton.url, drain_seconds=drain)
+        return TritonBackend(settings.triton.url, drain_seconds=drain, deadlines=settings.triton)
     from mlinfer.backends.embedded.backend import EmbeddedBackend
 
     return EmbeddedBackend(settings.engine, tracer, drain_seconds=drain)

@@ -37,6 +37,11 @@ class Settings(BaseSettings):
     host: str = Field("127.0.0.1", description="Address the REST and gRPC servers bind.")
     http_port: int = Field(8000, description="REST port (Open Inference Protocol, /metrics).")
     max_request_bytes: int = Field(64 * 1024 * 1024, description="Largest accepted request body.")
+    request_body_timeout_s: float = Field(
+        60.0,
+        ge=0,
+        description="Time a REST client has to send a request's whole body (0 = no limit).",
+    )
     cors_allow_origins: list[str] = Field(
         default_factory=list, description="Origins allowed by CORS (empty = CORS off)."
     )

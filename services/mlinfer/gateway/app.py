@@ -14,6 +14,7 @@ from mlinfer.auth.guard import AccessGuard
 from mlinfer.core.errors import MLInferError
 from mlinfer.dataplane import DataPlane
 from mlinfer.gateway import openapi_document
+from mlinfer.gateway.body_deadline import BodyDeadlineMiddleware
 from mlinfer.gateway.errors import (
     handle_http_exception,
     handle_mlinfer_error,
@@ -48,6 +49,7 @@ def create_app(
     )
     policy = RequestPolicy.from_settings(guard, settings)
     app.add_middleware(LastResortMiddleware)  # added first: innermost
+    app.add_middleware(BodyDeadlineMiddleware, seconds=settings.request_body_timeout_s)
     if settings.cors_allow_origins:
         app.add_middleware(
             CORSMiddleware,
