@@ -12,6 +12,7 @@ from mlinfer.transport.policy import RequestPolicy
 
 
 def mount_admin(app: FastAPI, settings: Settings, guard: AccessGuard) -> None:
-    mount_docs(app)
+    if settings.auth.open_docs:  # closed: a browser page cannot send the credential header
+        mount_docs(app)
     if settings.admin.enabled:
         AdminRoutes(settings.admin, RequestPolicy.from_settings(guard, settings)).mount(app)

@@ -8,7 +8,7 @@ with a ready ``www_authenticate`` header value for REST.
 """
 
 from mlinfer.auth.apikeys import ApiKeySpec, ApiKeyStore, hash_api_key, new_api_key
-from mlinfer.auth.authenticator import Authenticator
+from mlinfer.auth.authenticator import Authenticator, Credential
 from mlinfer.auth.errors import PermissionDeniedError, UnauthenticatedError
 from mlinfer.auth.identity import ALL_SCOPES, ANONYMOUS, Identity, Scope
 from mlinfer.auth.jwks import JwksCache
@@ -24,6 +24,7 @@ __all__ = [
     "AuthMode",
     "AuthSettings",
     "Authenticator",
+    "Credential",
     "Identity",
     "JwksCache",
     "PermissionDeniedError",

@@ -3,7 +3,9 @@
 Rules (the same for REST headers and gRPC metadata):
 
 - ``Authorization: Bearer <jwt>`` carries a JWT, ``X-API-Key: <key>`` an API key. Sending
-  both is an error (``invalid_request``), so a request never has two identities.
+  both, or either one more than once (two headers, two metadata values), is an error
+  (``invalid_request``), so a request never has two identities and no proxy in front can
+  disagree with us about which one counts.
 - Other schemes (``Basic`` ...) and malformed headers are ``invalid_request``; a request
   with no credentials gets the bare ``Bearer realm="mlinfer"`` challenge (RFC 6750).
 - Mode ``disabled`` ignores credentials and returns :data:`ANONYMOUS` (all scopes, all
@@ -12,12 +14,27 @@ Rules (the same for REST headers and gRPC metadata):
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from mlinfer.auth.apikeys import KEY_PREFIX, ApiKeyStore
 from mlinfer.auth.errors import UnauthenticatedError, echo
 from mlinfer.auth.identity import ANONYMOUS, Identity
 from mlinfer.auth.jwks import JwksCache
 from mlinfer.auth.settings import HMAC_ALGORITHMS, AuthSettings
 from mlinfer.auth.verifier import JwtVerifier
+
+# A credential as a transport received it: one value, every value it received, or none.
+Credential = str | Sequence[str] | None
+
+
+def _single(values: Credential, name: str) -> str | None:
+    if values is None or isinstance(values, str):
+        return values
+    if len(values) > 1:
+        raise UnauthenticatedError(
+            f"{len(values)} '{name}' values: send exactly one", error="invalid_request"
+        )
+    return values[0] if values else None
 
 
 class Authenticator:
@@ -46,7 +63,7 @@ class Authenticator:
         if self.enabled and self.jwks is not None:
             await self.jwks.refresh()
 
-    async def authenticate(self, authorization: str | None, api_key: str | None) -> Identity:
+    async def authenticate(self, authorization: Credential, api_key: Credential) -> Identity:
         """The caller's identity from the ``Authorization`` and ``X-API-Key`` values.
 
         Raises :class:`UnauthenticatedError` (401) when credentials are missing or bad,
@@ -54,8 +71,8 @@ class Authenticator:
         """
         if not self.enabled:
             return ANONYMOUS
-        authorization = (authorization or "").strip() or None
-        api_key = (api_key or "").strip() or None
+        authorization = (_single(authorization, "Authorization") or "").strip() or None
+        api_key = (_single(api_key, "X-API-Key") or "").strip() or None
         if authorization is not None and api_key is not None:
             raise UnauthenticatedError(
                 "send either 'Authorization' or 'X-API-Key', not both", error="invalid_request"

@@ -10,7 +10,7 @@ import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-from mlinfer.auth.authenticator import Authenticator
+from mlinfer.auth.authenticator import Authenticator, Credential
 from mlinfer.auth.errors import PermissionDeniedError, UnauthenticatedError
 from mlinfer.auth.identity import Identity, Scope
 from mlinfer.auth.policy import authorize
@@ -44,19 +44,39 @@ class AccessGuard:
 
     async def check(
         self,
-        authorization: str | None,
-        api_key: str | None,
+        authorization: Credential,
+        api_key: Credential,
         action: Scope,
         model: str | None = None,
         peer: str | None = None,
     ) -> Identity:
         """The caller's identity, if it may do ``action`` (on ``model``) right now."""
+        identity = await self.identify(authorization, api_key, action)
+        await self.admit(identity, action, model, peer)
+        return identity
+
+    async def identify(
+        self, authorization: Credential, api_key: Credential, action: Scope
+    ) -> Identity:
+        """The caller's identity, if it holds ``action``'s scope: all that can be checked
+        before a request body that names the model has been read."""
         try:
             identity = await self.authenticator.authenticate(authorization, api_key)
-            authorize(identity, action, model)
+            authorize(identity, action)
         except UnauthenticatedError:
             self._metrics.auth_failures.labels("unauthenticated").inc()
             raise
+        except PermissionDeniedError:
+            self._metrics.auth_failures.labels("forbidden").inc()
+            raise
+        return identity
+
+    async def admit(
+        self, identity: Identity, action: Scope, model: str | None, peer: str | None = None
+    ) -> None:
+        """May ``identity`` do ``action`` on ``model`` now: model access, then rate limits."""
+        try:
+            authorize(identity, action, model)
         except PermissionDeniedError:
             self._metrics.auth_failures.labels("forbidden").inc()
             raise
@@ -67,7 +87,6 @@ class AccessGuard:
             if not decision.allowed:
                 self._metrics.rate_limited.labels(decision.limit or "client").inc()
                 raise limited_error(decision, client, model)
-        return identity
 
     def audit_admin(self, identity: Identity, action: str, model: str, outcome: str) -> None:
         """Who loaded or unloaded what: the audit trail of admin actions."""

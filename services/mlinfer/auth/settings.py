@@ -76,10 +76,24 @@ class AuthSettings(BaseSettings):
         description="Model globs for tokens with neither a models claim nor a mapping.",
     )
     open_health: bool = Field(
-        default=True, description="Health endpoints need no credentials (probes, load balancers)."
+        default=True,
+        description="Health endpoints (REST /v2/health/*, /v2, /health; gRPC ServerLive/Ready, "
+        "ServerMetadata, grpc.health.v1) need no credentials (probes, load balancers); "
+        "/health then lists no models while auth is on. false: models:read, and /health lists "
+        "the models the caller may see.",
     )
     open_metrics: bool = Field(
         default=True, description="/metrics needs no credentials (Prometheus scrapes)."
+    )
+    open_docs: bool = Field(
+        default=True,
+        description="/openapi.json, /docs and /redoc need no credentials. false: /openapi.json "
+        "needs models:read and /docs, /redoc are not served (a browser page cannot send the "
+        "credential header).",
+    )
+    open_reflection: bool = Field(
+        default=True,
+        description="gRPC server reflection needs no credentials. false: models:read.",
     )
 
     @model_validator(mode="after")

@@ -59,7 +59,7 @@ class JwtVerifier:
         if config.jwt_audience is not None:
             required.append("aud")
         try:
-            return jwt.decode(
+            claims: dict[str, Any] = jwt.decode(
                 token,
                 key,
                 algorithms=[alg],
@@ -97,6 +97,8 @@ class JwtVerifier:
             raise UnauthenticatedError("malformed token") from None
         except jwt.PyJWTError as exc:
             raise UnauthenticatedError(f"invalid token ({type(exc).__name__})") from None
+        _require_numeric_dates(claims)
+        return claims
 
     def _identity(self, claims: Mapping[str, Any]) -> Identity:
         subject = next(
@@ -116,6 +118,19 @@ class JwtVerifier:
             models=models,
             expires_at=float(exp) if isinstance(exp, int | float) else None,
         )
+
+
+_DATE_CLAIMS = ("exp", "nbf", "iat")
+
+
+def _require_numeric_dates(claims: Mapping[str, Any]) -> None:
+    """RFC 7519 2: a NumericDate is a JSON number; pyjwt also takes ``"1700000000"``."""
+    for name in _DATE_CLAIMS:
+        value = claims.get(name)
+        if name in claims and (isinstance(value, bool) or not isinstance(value, int | float)):
+            raise UnauthenticatedError(
+                f"token '{name}' claim must be a number of seconds (RFC 7519 NumericDate)"
+            )
 
 
 def _models_claim(value: Any) -> tuple[str, ...] | None:

@@ -46,6 +46,8 @@ def create_app(
         # served offline by mlinfer.admin.docs (the defaults load assets from a CDN)
         docs_url=None,
         redoc_url=None,
+        # closed (MLINFER_AUTH_OPEN_DOCS=false): served by openapi_document with a check
+        openapi_url=openapi_document.OPENAPI_PATH if settings.auth.open_docs else None,
     )
     policy = RequestPolicy.from_settings(guard, settings)
     app.add_middleware(LastResortMiddleware)  # added first: innermost
@@ -64,7 +66,7 @@ def create_app(
     app.add_exception_handler(HTTPException, handle_http_exception)
     app.include_router(V2Routes(dataplane, settings, tracer, policy).router())
     app.include_router(ImageRoutes(dataplane, settings, policy).router())
-    app.include_router(SimpleRoutes(dataplane, registry, policy).router())
+    app.include_router(SimpleRoutes(dataplane, settings, registry, policy).router())
     app.include_router(AdminRoutes(dataplane, settings, policy).router())
-    openapi_document.install(app, settings.auth)
+    openapi_document.install(app, settings.auth, policy)
     return app

@@ -42,11 +42,26 @@ def _decompress(body: bytes, encoding: str, limit: int, setting: str) -> bytes:
         raise UnsupportedError(
             f"unsupported Content-Encoding '{encoding}' (supported: gzip, deflate)"
         )
-    decompressor = zlib.decompressobj(wbits)
-    try:
-        out = decompressor.decompress(body, limit + 1)
-    except zlib.error as exc:
-        raise InvalidInputError(f"request body is not valid {encoding} data: {exc}") from None
-    if len(out) > limit or decompressor.unconsumed_tail:
-        raise _too_large(f"more than {limit} (decompressed)", limit, setting)
-    return out
+    if not body:
+        return body
+    # RFC 1952: a gzip body is a series of members, each decoded in turn; deflate is one
+    # stream. The limit bounds the sum of what all members decode to.
+    parts: list[bytes] = []
+    produced = 0
+    while True:
+        decompressor = zlib.decompressobj(wbits)
+        try:
+            part = decompressor.decompress(body, limit + 1 - produced)
+        except zlib.error as exc:
+            raise InvalidInputError(f"request body is not valid {encoding} data: {exc}") from None
+        produced += len(part)
+        if produced > limit or decompressor.unconsumed_tail:
+            raise _too_large(f"more than {limit} (decompressed)", limit, setting)
+        if not decompressor.eof:
+            raise InvalidInputError(f"request body is truncated {encoding} data")
+        parts.append(part)
+        body = decompressor.unused_data
+        if not body:
+            return parts[0] if len(parts) == 1 else b"".join(parts)
+        if encoding != "gzip":
+            raise InvalidInputError("request body has data after the end of its deflate stream")

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from typing import Any
+
 from fastapi import Request
 from fastapi.exceptions import RequestValidationError
 from starlette.exceptions import HTTPException
@@ -20,12 +23,16 @@ async def handle_mlinfer_error(_: Request, exc: Exception) -> Response:
     return error_response(exc)
 
 
+def validation_problems(errors: Sequence[Any]) -> str:
+    """Pydantic's errors as one line: ``location: message; ...``."""
+    return "; ".join(
+        f"{'.'.join(str(p) for p in e.get('loc', ()))}: {e.get('msg', '')}" for e in errors
+    )
+
+
 async def handle_validation_error(_: Request, exc: Exception) -> Response:
     assert isinstance(exc, RequestValidationError)
-    problems = "; ".join(
-        f"{'.'.join(str(p) for p in e.get('loc', ()))}: {e.get('msg', '')}" for e in exc.errors()
-    )
-    return json_response({"error": f"invalid request: {problems}"}, 400)
+    return json_response({"error": f"invalid request: {validation_problems(exc.errors())}"}, 400)
 
 
 async def handle_http_exception(_: Request, exc: Exception) -> Response:

@@ -13,17 +13,24 @@ from typing import Any
 from fastapi import FastAPI
 from fastapi.openapi.utils import get_openapi
 from pydantic import BaseModel
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
 
 from mlinfer.auth.settings import AuthSettings
 from mlinfer.gateway.openapi import ACCESS_KEY, HEALTH, METRICS, ErrorBody, InferRequestBody
+from mlinfer.gateway.security import caller
+from mlinfer.gateway.simple_infer import SimpleInferRequest
+from mlinfer.transport.policy import RequestPolicy
 
 # Models that routes reference by name but that no handler signature brings in.
-_EXTRA_MODELS: tuple[type[BaseModel], ...] = (ErrorBody, InferRequestBody)
-_CREDENTIAL_ERRORS = ("401", "403", "429")  # answered only where credentials are checked
+_EXTRA_MODELS: tuple[type[BaseModel], ...] = (ErrorBody, InferRequestBody, SimpleInferRequest)
+_CREDENTIAL_ERRORS = ("401", "403", "429")
+OPENAPI_PATH = "/openapi.json"  # answered only where credentials are checked
 
 
-def install(app: FastAPI, auth: AuthSettings) -> None:
-    """Serve the corrected document (built once, on first request) at ``app.openapi``."""
+def install(app: FastAPI, auth: AuthSettings, policy: RequestPolicy) -> None:
+    """Serve the corrected document (built once, on first request) at ``app.openapi``;
+    with ``open_docs`` off, at :data:`OPENAPI_PATH` for ``models:read`` callers only."""
 
     def openapi() -> dict[str, Any]:
         if app.openapi_schema is None:
@@ -31,6 +38,13 @@ def install(app: FastAPI, auth: AuthSettings) -> None:
         return app.openapi_schema
 
     app.openapi = openapi  # type: ignore[method-assign]
+    if app.openapi_url is None:
+
+        async def checked_document(request: Request) -> Response:
+            await policy.authorize_docs(caller(request))
+            return JSONResponse(openapi())
+
+        app.add_route(OPENAPI_PATH, checked_document, include_in_schema=False)
 
 
 def security_schemes(auth: AuthSettings) -> dict[str, dict[str, Any]]:

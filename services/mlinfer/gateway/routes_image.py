@@ -9,10 +9,11 @@ from __future__ import annotations
 import asyncio
 import time
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Depends, Query
 from starlette.datastructures import UploadFile
 from starlette.requests import Request
 from starlette.responses import Response
+from starlette.types import Message
 
 from mlinfer.auth.identity import Scope
 from mlinfer.core.errors import InvalidInputError, PayloadTooLargeError
@@ -29,6 +30,7 @@ from mlinfer.settings import Settings
 from mlinfer.transport.policy import RequestPolicy
 
 _UPLOAD_FIELDS = ("image", "file")
+_FORM_OVERHEAD = 64 * 1024  # multipart boundaries and part headers around the image
 
 
 class ImageRoutes:
@@ -47,9 +49,14 @@ class ImageRoutes:
             self.infer_image,
             methods=["POST"],
             summary="Inference on an uploaded JPEG/PNG (multipart field 'image' or raw body)",
+            # FastAPI runs dependencies before it reports query errors: credentials first.
+            dependencies=[Depends(self._identify)],
             **image_metadata(),
         )
         return router
+
+    async def _identify(self, request: Request) -> None:
+        request.state.identity = await self._policy.identify(caller(request), Scope.INFER)
 
     def _pipeline(self, spec: ModelSpec) -> ImagePipeline:
         # Built once per loaded model version and dropped with it, not per request.
@@ -64,7 +71,7 @@ class ImageRoutes:
         top_k: int | None = Query(None, ge=1, description="Classification: labels to return."),
         priority: int = Query(0, ge=0, description="1 = highest; 0 = the model's default."),
     ) -> Response:
-        await self._policy.authorize(caller(request), Scope.INFER, model)
+        await self._policy.admit(caller(request), request.state.identity, Scope.INFER, model)
         data = await _image_bytes(request, self._max_bytes)
         spec = await self._dp.model_spec(model, version)
         pipeline = self._pipeline(spec)
@@ -86,12 +93,14 @@ async def _image_bytes(request: Request, limit: int) -> bytes:
             raise InvalidInputError("empty request body: send a JPEG or PNG image")
         return data
     declared = request.headers.get("content-length")
-    if declared is not None and ascii_digits(declared) and int(declared) > limit + 64 * 1024:
+    if declared is not None and ascii_digits(declared) and int(declared) > limit + _FORM_OVERHEAD:
         raise PayloadTooLargeError(
             f"upload of {declared} bytes exceeds the image limit of {limit} bytes "
             "(MLINFER_IMAGE_MAX_BYTES)"
         )
-    form = await request.form(max_files=1, max_fields=8)
+    # Read within the limit first: the form parser itself would buffer any chunked upload.
+    upload_body = await read_body(request, limit + _FORM_OVERHEAD, "MLINFER_IMAGE_MAX_BYTES")
+    form = await _replayed(request, upload_body).form(max_files=1, max_fields=8)
     try:
         upload = next((form[f] for f in _UPLOAD_FIELDS if f in form), None)
         if not isinstance(upload, UploadFile):
@@ -106,3 +115,15 @@ async def _image_bytes(request: Request, limit: int) -> bytes:
             f"image exceeds the limit of {limit} bytes (MLINFER_IMAGE_MAX_BYTES)"
         )
     return data
+
+
+def _replayed(request: Request, body: bytes) -> Request:
+    """``request`` with its body already read: parsers read ``body`` instead of the socket."""
+    pending = [body]
+
+    async def receive() -> Message:
+        if pending:
+            return {"type": "http.request", "body": pending.pop(), "more_body": False}
+        return await request.receive()  # a disconnect, if the client goes
+
+    return Request(request.scope, receive)

@@ -5,20 +5,16 @@ from __future__ import annotations
 import time
 from typing import Any
 
-import numpy as np
 from fastapi import APIRouter
 from prometheus_client import CollectorRegistry, generate_latest
-from pydantic import BaseModel, Field
 from starlette.requests import Request
 from starlette.responses import Response
 
 from mlinfer.auth.identity import Scope
-from mlinfer.core.errors import InvalidInputError
 from mlinfer.core.proto_json import message_to_dict
-from mlinfer.core.tensors import tensor_from_list, tensor_to_list
-from mlinfer.core.types import InferRequest, RequestedOutput
 from mlinfer.dataplane import DataPlane
 from mlinfer.exporter import triton_metrics
+from mlinfer.gateway.body import read_body
 from mlinfer.gateway.openapi import (
     AUTH,
     BACKEND,
@@ -32,33 +28,43 @@ from mlinfer.gateway.openapi import (
 )
 from mlinfer.gateway.responses import json_response
 from mlinfer.gateway.security import caller
+from mlinfer.gateway.simple_infer import (
+    SimpleInferResponse,
+    build_infer_request,
+    encode_outputs,
+    parse_simple_request,
+)
+from mlinfer.settings import Settings
 from mlinfer.transport.policy import RequestPolicy
 from mlinfer.transport.visibility import visible
 
 PROMETHEUS_CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
-
-
-class SimpleInferRequest(BaseModel):
-    model_name: str = Field(..., description="Model to run.")
-    model_version: str = Field("", description="Version; empty = newest ready version.")
-    inputs: dict[str, Any] = Field(
-        ..., description="Input name -> nested list (shape inferred, datatype from the model)."
-    )
-    outputs: list[str] | None = Field(None, description="Outputs to return (default: all).")
-    top_k: int = Field(0, ge=0, description="Classification: top-k labels per output.")
-    priority: int = Field(0, ge=0, description="1 = highest; 0 = the model's default.")
-    timeout_us: int = Field(0, ge=0, description="Queue timeout override in microseconds.")
+# The handler reads its body itself (after authentication, within the size limit), so the
+# document names the body's schema instead of FastAPI inferring it from the signature.
+_INFER_BODY = {
+    "requestBody": {
+        "required": True,
+        "content": {
+            "application/json": {"schema": {"$ref": "#/components/schemas/SimpleInferRequest"}}
+        },
+    }
+}
 
 
 class SimpleRoutes:
     """One method per convenience route; :meth:`router` mounts them."""
 
     def __init__(
-        self, dataplane: DataPlane, registry: CollectorRegistry, policy: RequestPolicy
+        self,
+        dataplane: DataPlane,
+        settings: Settings,
+        registry: CollectorRegistry,
+        policy: RequestPolicy,
     ) -> None:
         self._dp = dataplane
         self._registry = registry
         self._policy = policy
+        self._limit = settings.max_request_bytes
 
     def router(self) -> APIRouter:
         router = APIRouter(tags=["Convenience API"])
@@ -81,7 +87,8 @@ class SimpleRoutes:
             self.infer,
             methods=["POST"],
             summary="Inference with inputs as nested lists",
-            **route_metadata(*AUTH, *MODEL, *BODY, *INFERENCE),
+            response_model=SimpleInferResponse,
+            **route_metadata(*AUTH, *MODEL, *BODY, *INFERENCE, extra=_INFER_BODY),
         )
         router.add_api_route(
             "/metrics",
@@ -93,20 +100,23 @@ class SimpleRoutes:
         return router
 
     async def health(self, request: Request) -> Response:
-        await self._policy.authorize_health(caller(request))
+        identity = await self._policy.authorize_health(caller(request))
         live, ready = await self._dp.live(), await self._dp.ready()
-        rows = await self._dp.repository_index()
-        models = {
-            f"{r.name}:{r.version}" if r.version else r.name: r.state or "UNLOADED" for r in rows
-        }
         status = "ok" if live and ready else "unavailable"
-        body = {
+        body: dict[str, Any] = {
             "status": status,
             "live": live,
             "ready": ready,
             "backend": self._dp.backend.name,
-            "models": models,
         }
+        # Open to anyone while auth is on: the inventory is not; checked: the caller's models.
+        viewer = self._policy.inventory_viewer(identity)
+        if viewer is not None:
+            rows = visible(viewer, await self._dp.repository_index(), lambda r: r.name)
+            body["models"] = {
+                f"{r.name}:{r.version}" if r.version else r.name: r.state or "UNLOADED"
+                for r in rows
+            }
         return json_response(body, 200 if ready else 503)
 
     async def models(self, request: Request) -> Response:
@@ -125,50 +135,21 @@ class SimpleRoutes:
             out.append(item)
         return json_response(out)
 
-    async def infer(self, request: Request, body: SimpleInferRequest) -> Response:
-        await self._policy.authorize(caller(request), Scope.INFER, body.model_name)
+    async def infer(self, request: Request) -> Response:
+        # Credentials first, then the body within the limit, then the model it names.
+        who = caller(request)
+        identity = await self._policy.identify(who, Scope.INFER)
+        body = parse_simple_request(await read_body(request, self._limit))
+        await self._policy.admit(who, identity, Scope.INFER, body.model_name)
         spec = await self._dp.model_spec(body.model_name, body.model_version)
-        tensors = []
-        for name, value in body.inputs.items():
-            tspec = spec.input(name)
-            if tspec is None:
-                raise InvalidInputError(
-                    f"unexpected inference input '{name}' for model '{spec.name}'"
-                )
-            shape = (
-                np.shape(value)
-                if tspec.datatype != "BYTES"
-                else np.shape(np.asarray(value, dtype=object))
-            )
-            tensors.append(tensor_from_list(name, tspec.datatype, shape, value))
-        outputs = None
-        if body.outputs is not None or body.top_k:
-            names = body.outputs or [o.name for o in spec.outputs]
-            outputs = [RequestedOutput(n, False, body.top_k) for n in names]
         start = time.perf_counter()
-        response = await self._dp.infer(
-            InferRequest(
-                model_name=body.model_name,
-                model_version=body.model_version,
-                inputs=tensors,
-                outputs=outputs,
-                priority=body.priority,
-                timeout_us=body.timeout_us,
-            )
-        )
+        response = await self._dp.infer(build_infer_request(body, spec))
         latency_ms = (time.perf_counter() - start) * 1000
         return json_response(
             {
                 "model_name": response.model_name,
                 "model_version": response.model_version,
-                "outputs": {
-                    t.name: {
-                        "datatype": t.datatype,
-                        "shape": list(t.shape),
-                        "data": tensor_to_list(t),
-                    }
-                    for t in response.outputs
-                },
+                "outputs": encode_outputs(body, response),
                 "latency_ms": round(latency_ms, 3),
             }
         )

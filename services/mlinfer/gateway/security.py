@@ -8,8 +8,4 @@ from mlinfer.transport.policy import Caller
 
 
 def caller(request: Request) -> Caller:
-    return Caller(
-        authorization=request.headers.get("authorization"),
-        api_key=request.headers.get("x-api-key"),
-        peer=request.client.host if request.client else None,
-    )
+    return Caller.from_headers(request.headers, request.client.host if request.client else None)

@@ -15,6 +15,7 @@ from tritonclient.grpc import service_pb2_grpc
 
 from mlinfer.auth.guard import AccessGuard
 from mlinfer.dataplane import DataPlane
+from mlinfer.grpc.access import ClosedServicesInterceptor
 from mlinfer.grpc.interceptors import MetricsInterceptor
 from mlinfer.grpc.servicer import InferenceServicer
 from mlinfer.observability.metrics import GatewayMetrics
@@ -59,9 +60,9 @@ class GrpcServer:
         ]
 
     async def start(self) -> str:
-        server = grpc.aio.server(
-            options=self._options(), interceptors=[MetricsInterceptor(self._metrics)]
-        )
+        closed = ClosedServicesInterceptor(self._policy)
+        interceptors = [MetricsInterceptor(self._metrics), *([closed] if closed.needed else [])]
+        server = grpc.aio.server(options=self._options(), interceptors=interceptors)
         service_pb2_grpc.add_GRPCInferenceServiceServicer_to_server(
             InferenceServicer(self._dataplane, self._settings, self._tracer, self._policy), server
         )

@@ -65,8 +65,7 @@ def _mapped_errors(handler: Handler[Req, Resp]) -> Handler[Req, Resp]:
 
 
 def _caller(context: Any) -> Caller:
-    metadata = dict(context.invocation_metadata() or ())
-    return Caller(metadata.get("authorization"), metadata.get("x-api-key"), context.peer())
+    return Caller.from_metadata(context.invocation_metadata() or (), context.peer())
 
 
 class InferenceServicer(service_pb2_grpc.GRPCInferenceServiceServicer):  # type: ignore[misc]

@@ -77,8 +77,8 @@ def create_registry_app(registry: Registry, authenticator: Authenticator) -> Fas
     router = APIRouter(prefix="/v1")
 
     async def allow(request: Request, scope: Scope, model: str | None = None) -> Identity:
-        identity = await authenticator.authenticate(
-            request.headers.get("authorization"), request.headers.get("x-api-key")
+        identity = await authenticator.authenticate(  # every value: two are refused
+            request.headers.getlist("authorization"), request.headers.getlist("x-api-key")
         )
         authorize(identity, scope, model)
         return identity

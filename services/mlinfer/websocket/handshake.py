@@ -24,18 +24,18 @@ POLICY_CLOSE_CODE = 1008  # when the server cannot send an HTTP refusal
 
 
 def handshake_caller(websocket: WebSocket) -> tuple[Caller, str | None]:
-    """The caller's credentials and the subprotocol to select (None: select none)."""
-    authorization = websocket.headers.get("authorization")
-    api_key = websocket.headers.get("x-api-key")
+    """The caller's credentials and the subprotocol to select (None: select none).
+
+    A header wins over a subprotocol token of the same kind; two headers, or two tokens,
+    of one kind are all passed on, and authentication refuses them rather than pick one."""
     offered: list[str] = list(websocket.scope.get("subprotocols", []))
-    for protocol in offered:
-        if protocol.startswith(_BEARER) and authorization is None:
-            authorization = "Bearer " + protocol.removeprefix(_BEARER)
-        elif protocol.startswith(_API_KEY) and api_key is None:
-            api_key = protocol.removeprefix(_API_KEY)
+    tokens = ["Bearer " + p.removeprefix(_BEARER) for p in offered if p.startswith(_BEARER)]
+    keys = [p.removeprefix(_API_KEY) for p in offered if p.startswith(_API_KEY)]
+    authorization = websocket.headers.getlist("authorization") or tokens
+    api_key = websocket.headers.getlist("x-api-key") or keys
     peer = websocket.client.host if websocket.client else None
     selected = SUBPROTOCOL if SUBPROTOCOL in offered else None
-    return Caller(authorization=authorization, api_key=api_key, peer=peer), selected
+    return Caller.from_values(authorization, api_key, peer), selected
 
 
 def flow_policy(websocket: WebSocket, default: FlowPolicy) -> FlowPolicy:

@@ -125,3 +125,17 @@ async def test_from_settings_reads_the_environment(
     assert (await auth.authenticate(None, KEY)).scopes == {"infer"}
     token = issue_token(secret, "bob", ["infer"], audience="mlinfer", now=time.time())
     assert (await auth.authenticate(f"Bearer {token}", None)).models == ("digits",)
+
+
+async def test_repeated_credentials_are_refused(secret: str) -> None:
+    auth = _authenticator(secret)
+    token = "Bearer " + issue_token(secret, "alice", ["infer"])
+    # Every value a transport received: one is fine, two are refused whatever they hold.
+    assert (await auth.authenticate((token,), ())).subject == "alice"
+    assert (await auth.authenticate((), (KEY,))).subject == "camera-7"
+    for authorization, key in (((token, token), ()), ((token, "Bearer x"), ()), ((), (KEY, KEY))):
+        with pytest.raises(UnauthenticatedError, match="values: send exactly one") as info:
+            await auth.authenticate(authorization, key)
+        assert info.value.error == "invalid_request"
+    disabled = Authenticator(AuthSettings(mode="disabled"))
+    assert await disabled.authenticate((token, token), ()) is ANONYMOUS  # credentials ignored

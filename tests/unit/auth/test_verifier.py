@@ -211,3 +211,17 @@ async def test_a_token_without_kid_needs_a_single_key(weak_jwks: JwksServer) -> 
     body = jwt.utils.base64url_encode(b'{"sub":"x"}').decode()
     message = await _refusal(_jwks_verifier(weak_jwks), f"{header}.{body}.c2ln")
     assert message == "token has no 'kid' header and the key set holds 2 keys"
+
+
+@pytest.mark.parametrize("claim", ["exp", "nbf", "iat"])
+async def test_dates_must_be_json_numbers(secret: str, claim: str) -> None:
+    # RFC 7519 2 (NumericDate): pyjwt on its own takes "1700000000" as a date.
+    now = int(time.time())
+    value = {"exp": now + 600, "nbf": now - 60, "iat": now - 60}[claim]
+    verifier = _verifier(secret)
+    assert (await verifier.verify(_hs(secret, **{claim: value}))).subject == "alice"
+    for wrong in (str(value), True):
+        message = await _refusal(verifier, _hs(secret, **{claim: wrong}))
+        assert f"'{claim}' claim must be a number" in message or "expired" in message
+    message = await _refusal(verifier, _hs(secret, **{claim: str(value)}))
+    assert message == f"token '{claim}' claim must be a number of seconds (RFC 7519 NumericDate)"

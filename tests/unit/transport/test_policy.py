@@ -70,3 +70,23 @@ async def test_from_settings_reads_the_open_flags() -> None:
     assert await policy.authorize_metrics(Caller()) is None
     with pytest.raises(UnauthenticatedError):
         await policy.authorize_health(Caller())
+
+
+def test_callers_carry_every_credential_value_received() -> None:
+    metadata = [("authorization", "Bearer a"), ("x-trace", "t"), ("authorization", b"Bearer b")]
+    assert Caller.from_metadata(metadata, "ipv4:1.2.3.4:5") == Caller(
+        ("Bearer a", "Bearer b"), None, "ipv4:1.2.3.4:5"
+    )
+    assert Caller.from_metadata([("x-api-key", KEY)], None) == Caller(None, KEY, None)
+
+
+async def test_repeated_credentials_are_401_on_every_kind_of_call() -> None:
+    policy = RequestPolicy(_guard(), open_health=False, open_metrics=False)
+    twice = Caller.from_values([], [KEY, KEY], "10.0.0.7")
+    for call in (
+        policy.authorize(twice, Scope.INFER, "detector"),
+        policy.authorize_health(twice),
+        policy.authorize_metrics(twice),
+    ):
+        with pytest.raises(UnauthenticatedError, match="2 'X-API-Key' values"):
+            await call

@@ -54,3 +54,11 @@ def test_flow_policy_from_the_query() -> None:
     assert flow_policy(_socket({}, []), "latest") == "latest"
     with pytest.raises(InvalidInputError, match="unknown flow policy"):
         flow_policy(_socket({}, [], "policy=newest"), "queue")
+
+
+def test_two_credentials_of_a_kind_are_all_passed_on() -> None:
+    # Two tokens (or two headers) are not resolved here: authentication refuses them.
+    caller, _ = handshake_caller(_socket({}, ["mlinfer.v1", "bearer.a", "bearer.b"]))
+    assert caller.authorization == ("Bearer a", "Bearer b")
+    caller, _ = handshake_caller(_socket({}, ["apikey.k1", "apikey.k2"]))
+    assert caller.api_key == ("k1", "k2")
