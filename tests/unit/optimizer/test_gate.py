@@ -3,8 +3,8 @@ from __future__ import annotations
 import math
 
 import numpy as np
-from numpy.typing import NDArray
 import pytest
+from numpy.typing import NDArray
 
 from mlinfer.optimizer.agreement import compare_output, sqnr_db
 from mlinfer.optimizer.config import Budget, OutputBudget
