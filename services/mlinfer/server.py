@@ -128,6 +128,7 @@ class Server:
             tracer=tracer,
             traffic=self.traffic,
             on_result=self.metrics.observe_version,
+            on_classes=self.metrics.observe_classes,
         )
         self._rest = rest
         self._grpc = grpc

@@ -351,10 +351,25 @@ def _status(client: Any, args: argparse.Namespace) -> Any:
                 f"  {arm:<8} {s['requests']:>9} {s['errors']:>7} {s['p50_ms']:>8} "
                 f"{s['p95_ms']:>8} {s['p99_ms']:>8}"
             )
+        lines.extend(_class_lines(report.get("arms", {})))
     for d in result.get("deployments", [])[:3]:
         reason = f" ({d['reason']})" if d["reason"] else ""
         lines.append(f"deploy #{d['id']} version {d['version']}: {d['state']}{reason}")
     return "\n".join(lines)
+
+
+def _class_lines(arms: dict[str, Any], top: int = 10) -> list[str]:
+    """Per arm, each predicted class's share of that arm's predictions (classifiers only)."""
+    if not any(s.get("classes") for s in arms.values()):
+        return []
+    lines = ["  predicted classes (share of the arm's predictions):"]
+    for arm, s in arms.items():
+        classes = s.get("classes") or {}
+        total = sum(classes.values())
+        shown = " ".join(f"{c} {n / total:.1%}" for c, n in list(classes.items())[:top])
+        more = f" (+{len(classes) - top} more)" if len(classes) > top else ""
+        lines.append(f"  {arm:<8} {shown or '-'}{more}")
+    return lines
 
 
 def _gc(client: Any, args: argparse.Namespace) -> Any:
