@@ -335,10 +335,11 @@ def test_mlinfer_reaches_triton_on_its_grpc_port() -> None:
 def test_triton_bbappends_enable_grpc_and_metrics_for_the_distro_only() -> None:
     server = Recipe.load(LAYER / "recipes-devtools/triton/triton-server_2.22.0.bbappend")
     enabled = server.words_by_var("PACKAGECONFIG")
-    assert set(enabled[f"PACKAGECONFIG:append:{DISTRO_OVERRIDE}"]) == {"gprc", "metrics", "stats"}
+    server_enabled = set(enabled[f"PACKAGECONFIG:append:{DISTRO_OVERRIDE}"])
+    assert server_enabled == {"gprc", "metrics", "stats", "tracing"}
     core = Recipe.load(LAYER / "recipes-devtools/triton/triton-core_2.22.0.bbappend")
     core_enabled = core.words_by_var("PACKAGECONFIG")[f"PACKAGECONFIG:append:{DISTRO_OVERRIDE}"]
-    assert set(core_enabled) == {"stats", "metrics"}
+    assert set(core_enabled) == {"stats", "metrics", "tracing"}
     for r in load_recipes():
         if r.is_append:
             plain = [
