@@ -111,9 +111,12 @@ def _rollout(client: Any, args: argparse.Namespace) -> Any:
 
     try:
         waves = [parse_wave_token(w) for w in args.wave] or None
+    except ValueError as exc:
+        raise CliError(str(exc)) from None
+    try:
         analysis = json.loads(args.analysis)
     except ValueError as exc:
-        raise CliError(f"{exc} (--analysis is JSON)") from None
+        raise CliError(f"--analysis is JSON, e.g. '{{\"max_p99_ms\": 50}}': {exc}") from None
     body: dict[str, Any] = {
         "model": args.model,
         "version": args.version,
