@@ -4,12 +4,12 @@ A rollout plans its waves once (``fleet_waves.plan``) and then, every tick:
 
 1. deploys the version to each box of the current wave (``BoxClient.deploy``): a box
    that does not answer is ``offline``, one whose engine refuses the version ``failed``;
-2. after ``soak_s`` judges each deployed box on its own metrics, as the canary judge
-   does (``analysis.judge``): the version must be ready there, and what it served since
-   the deploy is held to the success rate and latency bounds, against what the box's
-   previous version served before it;
-3. aborts when failed boxes exceed ``max_failed_percent`` of those judged: every box of
-   this wave and the earlier ones returns to its previous version;
+2. after ``soak_s`` judges each deployed box on its own metrics with the canary judge
+   (``fleet_judge``): the version must be ready there, and what it served since the
+   deploy is held to the success rate and latency bounds;
+3. gives a failed box its previous version back at once, and aborts when failed boxes
+   exceed ``max_failed_percent`` of those judged: every box of this wave and the earlier
+   ones returns to its previous version;
 4. else moves to the next wave once no box of this one is still pending or observed.
 
 Offline boxes do not hold a wave up. They are tried again every ``fleet_retry_seconds``
@@ -25,10 +25,11 @@ import asyncio
 import contextlib
 import copy
 import logging
+from collections.abc import Coroutine
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
-from mlinfer.registry.analysis import AnalysisConfig, ArmCounters, judge
+from mlinfer.registry.analysis import AnalysisConfig
 from mlinfer.registry.catalog import Catalog
 from mlinfer.registry.errors import (
     BadRequestError,
@@ -38,6 +39,7 @@ from mlinfer.registry.errors import (
 )
 from mlinfer.registry.fleet_box_ops import BoxClient, BoxUnreachable
 from mlinfer.registry.fleet_boxes import FleetBoxes
+from mlinfer.registry.fleet_judge import judge_box
 from mlinfer.registry.fleet_schema import FleetRollout
 from mlinfer.registry.fleet_store import (
     ABORTED,
@@ -66,6 +68,7 @@ from mlinfer.registry.schema import utcnow
 from mlinfer.registry.settings import RegistrySettings
 
 log = logging.getLogger(__name__)
+PARALLEL_BOXES = 8  # boxes deployed or checked at once (each is mostly waiting on the box)
 
 
 def _at(text: str | None) -> datetime:
@@ -74,19 +77,6 @@ def _at(text: str | None) -> datetime:
 
 def _later(seconds: float) -> str:
     return (utcnow() + timedelta(seconds=seconds)).isoformat()
-
-
-def _served(counters: dict[str, ArmCounters], version: int) -> ArmCounters:
-    """What ``version`` served on a box. The box holds no other version of the model, so
-    failed requests that named none (counted under version "", since no traffic policy
-    routed them to one) are its failures too."""
-    total = ArmCounters()
-    for arm in (counters.get(str(version)), counters.get("")):
-        for key, value in (arm.outcomes if arm else {}).items():
-            total.outcomes[key] = total.outcomes.get(key, 0) + value
-        for le, count in (arm.buckets if arm else {}).items():
-            total.buckets[le] = total.buckets.get(le, 0) + count
-    return total
 
 
 class FleetEngine:
@@ -182,15 +172,19 @@ class FleetEngine:
             await self._save(r, targets)
             return
         catching_up = r.state == PARTIAL
+        steps = []
         for name, t in sorted(targets.items()):
             if t["wave"] > r.wave and not catching_up:
                 continue
             if t["state"] == PENDING or (
                 t["state"] == OFFLINE and _at(t.get("retry_at")) <= utcnow()
             ):
-                await self._deploy(r, name, t, catch_up=catching_up or t["wave"] < r.wave)
+                steps.append(self._deploy(r, name, t, catch_up=catching_up or t["wave"] < r.wave))
             elif t["state"] == OBSERVING and _at(t.get("next_check_at")) <= utcnow():
-                await self._check(r, name, t)
+                steps.append(self._check(r, name, t))
+            elif t.get("give_back") and _at(t.get("retry_at")) <= utcnow():
+                steps.append(self._restore(r, name, t, failed=True))
+        await self._bounded(steps)  # each step changes its own box's status only
         touched = [t["state"] for t in targets.values() if t["wave"] <= r.wave]
         reason = must_abort(FleetCriteria.from_json(r.criteria), touched)
         if reason and not catching_up:
@@ -225,9 +219,12 @@ class FleetEngine:
             self._wake.set()
             return
         offline = sorted(n for n, t in targets.items() if t["state"] == OFFLINE)
+        failed = sorted(n for n, t in targets.items() if t["state"] == FAILED)
         state, reason = ("succeeded", f"all {last + 1} waves done")
         if offline:
             state, reason = PARTIAL, f"waves done; offline, to catch up: {', '.join(offline)}"
+        if failed:  # within max_failed_percent, so the rollout went on; they kept their version
+            reason += f"; failed, kept their previous version: {', '.join(failed)}"
         await asyncio.to_thread(
             self.store.update, r.id, "registry", f"fleet-{state}", state=state, reason=reason
         )
@@ -285,58 +282,42 @@ class FleetEngine:
         finally:
             await client.close()
         t["next_check_at"] = _later(criteria.soak_s)
-        if r.version not in ready:
-            t["state"], t["reason"] = FAILED, f"version {r.version} is not ready on the box"
-            return
-        saved = {v: ArmCounters.from_json(c) for v, c in t.get("counters", {}).items()}
-        since = _served(now, r.version).minus(_served(saved, r.version))
-        previous = t.get("previous") or []
-        baseline = saved.get(str(max(previous))) if previous else None
-        weight = 1 if baseline is not None and baseline.judged >= analysis.min_requests else 0
-        verdict = judge(analysis, baseline or ArmCounters(), since, weight)
-        t["last_check"] = {"at": utcnow().isoformat(), **verdict.as_json()}
-        if verdict.result == "pass":
-            t["state"], t["reason"] = SUCCEEDED, verdict.reason
-        elif verdict.result == "fail":
-            t["failed_checks"] = t.get("failed_checks", 0) + 1
-            t["reason"] = verdict.reason
-            if t["failed_checks"] >= analysis.threshold:
-                t["state"] = FAILED
-        else:
-            t["holds"] = t.get("holds", 0) + 1
-            t["reason"] = verdict.reason
-            if t["holds"] >= criteria.max_holds:
-                if criteria.require_traffic:
-                    t["state"] = FAILED
-                else:
-                    t["state"] = SUCCEEDED
-                    t["reason"] = f"ready; never enough traffic to judge ({verdict.reason})"
+        judge_box(t, r.version, ready, now, analysis, criteria)
+        if t["state"] == FAILED:  # a failed box does not wait for the rollout to end
+            await self._restore(r, name, t, failed=True)
 
     async def _offline(self, name: str, t: dict[str, Any], why: str) -> None:
         t["state"], t["reason"] = OFFLINE, why
         t["retry_at"] = _later(self.settings.fleet_retry_seconds)
         await asyncio.to_thread(self.boxes.seen, name, why)
 
-    async def _restore(self, r: FleetRollout, name: str, t: dict[str, Any]) -> None:
+    async def _restore(
+        self, r: FleetRollout, name: str, t: dict[str, Any], failed: bool = False
+    ) -> None:
+        """Give the box back what it served. A ``failed`` box stays failed (the abort share
+        counts it) and is tried again until that worked (``give_back``)."""
         client = await self._client(name, t)
         if client is None:
             return
         try:
             await client.restore(r.model, t.get("previous") or [], t.get("previous_config"))
-        except BoxUnreachable as exc:
-            t["state"], t["reason"] = ROLLBACK_PENDING, f"rollback waits for the box: {exc}"
+        except Exception as exc:  # unreachable, or the load failed: retried; what serves serves
+            why = f"rollback waits for the box: {exc}"
+            if isinstance(exc, BoxUnreachable):
+                await asyncio.to_thread(self.boxes.seen, name, str(exc))
             t["retry_at"] = _later(self.settings.fleet_retry_seconds)
-            await asyncio.to_thread(self.boxes.seen, name, str(exc))
-            return
-        except Exception as exc:  # retried; what serves keeps serving
-            t["state"], t["reason"] = ROLLBACK_PENDING, f"rollback failed, retrying: {exc}"
-            t["retry_at"] = _later(self.settings.fleet_retry_seconds)
+            if failed:
+                t["give_back"], t["rollback"] = True, why
+            else:
+                t["state"], t["reason"] = ROLLBACK_PENDING, why
             return
         finally:
             await client.close()
         await asyncio.to_thread(self.boxes.seen, name)
         back = ",".join(str(v) for v in t.get("previous") or []) or "none"
-        t["state"], t["reason"] = BOX_ROLLED_BACK, f"back on version {back}"
+        t["deployed"], t["give_back"], t["rollback"] = False, False, f"back on version {back}"
+        if not failed:
+            t["state"], t["reason"] = BOX_ROLLED_BACK, f"back on version {back}"
 
     async def _roll_back(
         self, r: FleetRollout, targets: dict[str, Any], state: str, reason: str, actor: str
@@ -357,6 +338,17 @@ class FleetEngine:
             reason=reason,
             targets=targets,
         )
+
+    @staticmethod
+    async def _bounded(steps: list[Coroutine[Any, Any, None]]) -> None:
+        """Run box steps side by side, at most ``PARALLEL_BOXES`` at once."""
+        gate = asyncio.Semaphore(PARALLEL_BOXES)
+
+        async def one(step: Coroutine[Any, Any, None]) -> None:
+            async with gate:
+                await step
+
+        await asyncio.gather(*(one(step) for step in steps))
 
     async def _save(self, r: FleetRollout, targets: dict[str, Any]) -> None:
         if targets != r.targets:
