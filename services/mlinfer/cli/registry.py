@@ -17,7 +17,7 @@ DEFAULT_URL = "http://127.0.0.1:8080"
 
 def add_parser(subparsers: Any) -> None:
     registry = subparsers.add_parser(
-        "registry", help="model registry: push, deploy, split, canary, rollback, gc"
+        "registry", help="model registry: push, deploy, split, canary, rollback, gc, fleet"
     )
     registry.set_defaults(run=lambda _a: (registry.print_help(), 2)[1])
     sub = registry.add_subparsers(title="registry commands")
@@ -30,8 +30,13 @@ def add_parser(subparsers: Any) -> None:
     serve.add_argument("--serving-repository", type=Path, help="that server's model repository")
     serve.set_defaults(run=_run_serve)
 
-    def command(name: str, helptext: str, handler: Callable[[Any, argparse.Namespace], Any]) -> Any:
-        cmd = sub.add_parser(name, help=helptext)
+    def command(
+        name: str,
+        helptext: str,
+        handler: Callable[[Any, argparse.Namespace], Any],
+        parent: Any = None,
+    ) -> Any:
+        cmd = (parent or sub).add_parser(name, help=helptext)
         cmd.add_argument(
             "--url",
             default=os.environ.get("MLINFER_REGISTRY_URL", DEFAULT_URL),
@@ -103,6 +108,10 @@ def add_parser(subparsers: Any) -> None:
     audit = command("audit", "the audit log", _audit)
     audit.add_argument("--model")
     audit.add_argument("--limit", type=int, default=50)
+
+    from mlinfer.cli import registry_fleet  # imports this module's client helpers
+
+    registry_fleet.add_commands(sub, command)
 
 
 # -- the service --------------------------------------------------------------------------
