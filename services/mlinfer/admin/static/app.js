@@ -1,9 +1,11 @@
 // The panel: sign-in, overview with live charts, models and their actions, try-it, log.
+// The registry and instances pages live in registry.js and instances.js.
 "use strict";
 
 const $ = (id) => document.getElementById(id);
 const REFRESH_MS = 2000;
 const state = { timer: null, previous: null, charts: null, models: [] };
+const pages = {}; // page name -> { enter, leave }: pages that poll while they are shown
 
 function el(tag, attrs = {}, ...children) {
   const node = document.createElement(tag);
@@ -66,6 +68,9 @@ function show(page) {
     button.classList.toggle("active", button.dataset.page === page);
   }
   if (page === "models") refreshModels();
+  for (const [name, hooks] of Object.entries(pages)) {
+    if (name === page) hooks.enter(); else hooks.leave();
+  }
 }
 
 // ---- overview ----
@@ -128,11 +133,24 @@ async function loadServices() {
     if (!url) { box.className = "svc off"; box.textContent = "not configured (MLINFER_ADMIN_" + name.toUpperCase() + "_URL)"; continue; }
     box.className = "svc";
     box.replaceChildren(el("div", { class: "hint" }, url), el("pre", {}, "loading..."));
-    fetch(url, { cache: "no-store", credentials: "omit" })
-      .then((r) => r.text().then((t) => [r.status, t]))
-      .then(([status, t]) => { box.querySelector("pre").textContent = "HTTP " + status + "\n" + t.slice(0, 2000); })
-      .catch((e) => { box.querySelector("pre").textContent = "unreachable: " + e.message; });
+    const show = (text) => { box.querySelector("pre").textContent = text; };
+    serviceSummary(name, url).then(show).catch((e) => show("unreachable: " + e.message));
   }
+}
+
+// The registry and the autoscaler answer through this server's relay; the exporter directly.
+async function serviceSummary(name, url) {
+  if (name === "registry") {
+    const models = await api("/admin/api/registry/models");
+    return models.map((m) => m.name + ": versions " + m.versions.join(", ") + "; traffic " +
+      (Object.entries(m.traffic).map(([v, w]) => "v" + v + " " + w + "%").join(", ") || "-")).join("\n") || "no models yet";
+  }
+  if (name === "autoscaler") {
+    const doc = await api("/admin/api/autoscaler");
+    return Object.entries(doc.models).map(([m, c]) => m + ": " + c.current + " instances, wants " + c.desired).join("\n") || "no models managed";
+  }
+  const response = await fetch(url, { cache: "no-store", credentials: "omit" });
+  return "HTTP " + response.status + "\n" + (await response.text()).slice(0, 2000);
 }
 
 // ---- models ----
