@@ -10,6 +10,7 @@ CSP lets it connect to this origin only, so the gateway makes the calls for it:
 - ``/admin/api/autoscaler`` reads the autoscaler's Prometheus metrics and answers JSON:
   desired and current instances per model, decision counts by direction and reason, and
   failures by stage (``models:read``).
+- ``/admin/api/exporter`` answers the device exporter's metrics text (``models:read``).
 """
 
 from __future__ import annotations
@@ -41,11 +42,13 @@ class ServiceRelay:
         policy: RequestPolicy,
         registry_url: Callable[[], str | None],
         autoscaler_url: str | None,
+        exporter_url: str | None,
         timeout_s: float = 30.0,
     ) -> None:
         self._policy = policy
         self._registry_url = registry_url
         self._autoscaler_url = autoscaler_url
+        self._exporter_url = exporter_url
         self._timeout = httpx.Timeout(timeout_s, connect=5.0)
 
     async def registry(self, request: Request) -> Response:
@@ -86,17 +89,29 @@ class ServiceRelay:
         url = self._autoscaler_url
         if not url:
             return _json({"configured": False})
+        text = await self._scrape("autoscaler", url)
+        try:
+            state = autoscaler_state(text)
+        except ValueError as exc:
+            raise UnavailableError(f"autoscaler metrics at {url} unreadable: {exc}") from None
+        return _json({"configured": True, "url": url, **state})
+
+    async def exporter(self, request: Request) -> Response:
+        await self._policy.authorize(caller(request), Scope.MODELS_READ)
+        url = self._exporter_url
+        if not url:
+            raise NotThereError("no exporter configured: set MLINFER_ADMIN_EXPORTER_URL")
+        text = await self._scrape("exporter", url)
+        return Response(text, media_type="text/plain; version=0.0.4; charset=utf-8")
+
+    async def _scrape(self, service: str, url: str) -> str:
         try:
             async with httpx.AsyncClient(timeout=self._timeout) as client:
                 scraped = await client.get(url)
             scraped.raise_for_status()
         except httpx.HTTPError as exc:
-            raise UnavailableError(f"autoscaler metrics at {url} unavailable: {exc!r}") from None
-        try:
-            state = autoscaler_state(scraped.text)
-        except ValueError as exc:
-            raise UnavailableError(f"autoscaler metrics at {url} unreadable: {exc}") from None
-        return _json({"configured": True, "url": url, **state})
+            raise UnavailableError(f"{service} metrics at {url} unavailable: {exc!r}") from None
+        return scraped.text
 
 
 def autoscaler_state(text: str) -> dict[str, object]:

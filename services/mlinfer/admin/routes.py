@@ -11,7 +11,6 @@ from __future__ import annotations
 from collections.abc import Callable
 from importlib import resources
 from pathlib import Path
-from urllib.parse import urlsplit
 
 import orjson
 from fastapi import FastAPI
@@ -31,13 +30,6 @@ def static_dir() -> Path:
     return Path(str(resources.files("mlinfer.admin") / "static"))
 
 
-def _origin(url: str) -> str | None:
-    parts = urlsplit(url)
-    if parts.scheme not in ("http", "https") or not parts.netloc:
-        return None
-    return f"{parts.scheme}://{parts.netloc}"
-
-
 class AdminRoutes:
     def __init__(
         self,
@@ -50,17 +42,17 @@ class AdminRoutes:
         self._policy = policy
         self._settings = settings
         self._find_registry = registry_url
-        self.relay = ServiceRelay(policy, self._registry_url, settings.autoscaler_url)
-        # The registry and the autoscaler are reached through the relay (this origin);
-        # the browser fetches the exporter's metrics itself.
-        origins = [o for o in [_origin(settings.exporter_url or "")] if o]
+        self.relay = ServiceRelay(
+            policy, self._registry_url, settings.autoscaler_url, settings.exporter_url
+        )
         self.csp = "; ".join(
             [
                 "default-src 'none'",
                 "script-src 'self'",
                 "style-src 'self'",
                 "img-src 'self' data: blob:",
-                "connect-src " + " ".join(["'self'", *origins]),
+                # the other services are reached through the relay, on this origin
+                "connect-src 'self'",
                 "frame-ancestors 'none'",
                 "base-uri 'none'",
                 "form-action 'none'",
@@ -82,6 +74,7 @@ class AdminRoutes:
             include_in_schema=False,
         )
         app.add_route(f"{PREFIX}/api/autoscaler", self.relay.autoscaler, include_in_schema=False)
+        app.add_route(f"{PREFIX}/api/exporter", self.relay.exporter, include_in_schema=False)
 
     async def index(self, _: Request) -> Response:
         page = FileResponse(static_dir() / "index.html", media_type="text/html")

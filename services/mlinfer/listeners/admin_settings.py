@@ -1,8 +1,8 @@
 """What the admin panel is told: :class:`AdminSettings` (environment prefix ``MLINFER_ADMIN_``).
 
 The panel discovers the optional services (model registry, device exporter, autoscaler) by
-these URLs and shows "not configured" for the ones left unset. The registry and the
-autoscaler are reached through the gateway (this origin); the exporter by the browser.
+these URLs and shows "not configured" for the ones left unset. The browser reaches them
+through the gateway (this origin): none of them answers cross-origin requests.
 """
 
 from __future__ import annotations
@@ -21,7 +21,9 @@ class AdminSettings(BaseSettings):
         "the registry this server hosts or subscribes to, else not configured).",
     )
     exporter_url: str | None = Field(
-        None, description="Device exporter metrics URL shown in the panel; unset = not configured."
+        None,
+        description="Device exporter /metrics URL the panel reads through /admin/api/exporter; "
+        "unset = not configured.",
     )
     autoscaler_url: str | None = Field(
         None,
