@@ -208,3 +208,27 @@ def test_a_viewer_sees_the_registry_refusal_and_changes_nothing(
     assert stack.arms() == {} and stack.registry.status("simple")["deployments"] == []
     assert re.search("refused|models:admin", page.inner_text("#reg-error"))
     page.screenshot(path=str(screenshots / "registry-refused.png"), full_page=True)
+
+
+def test_alias_and_promote_from_the_panel(page: Any, stack: Stack) -> None:
+    assert stack.registry.deploy("simple", "1").status_code == 200
+    started = stack.registry.canary("simple", "2", steps=[25, 100], interval_s=3600)
+    assert started.status_code == 200, started.text
+    _open_registry(page, stack, ADMIN)
+    _wait_text(page, "#reg-rollout-state", "^running$")
+    page.fill("#reg-alias-name", "staging")
+    page.click(f"{_version_row(2)} button.alias")
+    _wait_text(page, "#reg-notice", "alias staging -> v2 simple: done")
+    assert stack.detail()["aliases"] == {"production": 1, "staging": 2}
+    _wait_text(page, f"{_version_row(2)} td:nth-child(2)", "staging")
+
+    page.click("#reg-promote")
+    _wait_text(page, "#reg-rollout-state", "^promoted$")
+    rollout = stack.registry.status("simple")["rollout"]["rollout"]
+    assert rollout["state"] == "promoted" and rollout["reason"] == "promoted by hand"
+    assert stack.arms() == {"2": 100}
+    assert stack.detail()["aliases"] == {"production": 2, "staging": 2}
+    wait_until(lambda: stack.loaded() == ["2"], "the baseline is unloaded")
+    assert set(stack.served_versions(20)) == {"2"}
+    assert page.is_disabled("#reg-promote") and page.is_disabled("#reg-abort")
+    assert page.errors == [] and page.outside == []
