@@ -185,13 +185,18 @@ function renderRollout(report) {
   for (const id of ["reg-promote", "reg-pause", "reg-abort"]) $(id).disabled = !active;
   $("reg-pause").textContent = rollout && rollout.state === "paused" ? "Resume" : "Pause";
   if (!rollout) { box.replaceChildren(el("p", { class: "hint" }, "No rollout yet for this model.")); return; }
-  const steps = el("ol", { class: "steps" }, ...rollout.steps.map((w, i) => el("li", {
-    class: rollout.kind !== "canary" ? "" : i < rollout.step || rollout.state === "promoted" ? "done" : i === rollout.step && active ? "now" : "",
-  }, w + " %")));
+  const stepClass = (i) => {
+    if (rollout.kind !== "canary") return "";
+    if (i < rollout.step || rollout.state === "promoted") return "done";
+    if (i !== rollout.step) return "";
+    return active ? "now" : rollout.state === "rolled_back" ? "failed" : "";
+  };
+  const steps = el("ol", { class: "steps" }, ...rollout.steps.map((w, i) => el("li", { class: stepClass(i) }, w + " %")));
   const check = rollout.last_check;
   const threshold = (rollout.analysis && rollout.analysis.threshold) || "?";
   box.replaceChildren(
-    el("p", {}, el("strong", { id: "reg-rollout-state", class: "rollout-" + rollout.state }, rollout.state),
+    el("p", {}, el("strong", { id: "reg-rollout-state", class: "rollout-" + rollout.state, "data-state": rollout.state },
+      rollout.state.replace("_", " ")),
       " " + rollout.kind + " #" + rollout.id + ": v" + rollout.baseline + " (baseline) -> v" + rollout.candidate +
       " (candidate), by " + (rollout.created_by || "?")),
     steps,
