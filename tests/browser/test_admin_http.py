@@ -9,6 +9,7 @@ import httpx
 import pytest
 
 from mlinfer.auth import issue_token
+from tests.support.registry import embedded, registry_settings, serving_repository
 from tests.support.servers import ServerThread, settings_for
 
 SECRET = "h" * 48
@@ -96,3 +97,25 @@ def test_relay_without_a_registry_or_an_autoscaler(sample_repository: Path) -> N
         assert "MLINFER_REGISTRY_EMBEDDED=true" in missing.json()["error"]
         scaler = httpx.get(f"http://{server.http}/admin/api/autoscaler")
         assert scaler.status_code == 200 and scaler.json() == {"configured": False}
+
+
+def test_relay_refuses_a_large_body_before_forwarding(srv: ServerThread) -> None:
+    response = httpx.post(
+        f"http://{srv.http}/admin/api/registry/models/simple/traffic",
+        content=b"{" + b" " * (2 << 20) + b"}",
+        headers={**_as(["models:admin"]), "Content-Type": "application/json"},
+    )
+    assert response.status_code == 413 and "request body over" in response.json()["error"]
+
+
+def test_relay_passes_the_registrys_answers_through(tmp_path: Path) -> None:
+    repo = serving_repository(tmp_path)
+    with embedded(repo, registry_settings(tmp_path / "registry")) as server:
+        base = f"http://{server.http}/admin/api/registry"
+        assert httpx.get(f"{base}/models").json() == []
+        # a '?' in a name stays in the path: the registry is asked for model 'a?b'
+        unknown = httpx.get(f"{base}/models/a%3Fb")
+        assert unknown.status_code == 404 and "a?b" in unknown.json()["error"], unknown.text
+        bad = httpx.put(f"{base}/models/simple/traffic", json={"arms": "half"})
+        assert bad.status_code == 400 and "arms" in bad.json()["error"]
+        assert httpx.get(f"{base}/audit").json() == []  # the bad call changed nothing

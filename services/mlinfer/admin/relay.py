@@ -16,6 +16,7 @@ CSP lets it connect to this origin only, so the gateway makes the calls for it:
 from __future__ import annotations
 
 from collections.abc import Callable
+from urllib.parse import quote
 
 import httpx
 import orjson
@@ -28,6 +29,7 @@ from mlinfer.core.errors import MLInferError, PayloadTooLargeError, StatusCode, 
 from mlinfer.transport.policy import Caller, RequestPolicy
 
 _FORWARDED = ("authorization", "x-api-key", "content-type")
+_ANSWERED = ("retry-after", "www-authenticate", "etag")
 _ROOTS = ("models", "audit", "traffic")  # the registry API's collections under /v1
 _MAX_BODY = 1 << 20  # the panel sends small JSON documents
 
@@ -65,11 +67,10 @@ class ServiceRelay:
                 "no registry configured: set MLINFER_ADMIN_REGISTRY_URL (or "
                 "MLINFER_REGISTRY_URL), or host one with MLINFER_REGISTRY_EMBEDDED=true"
             )
-        body = await request.body()
-        if len(body) > _MAX_BODY:
-            raise PayloadTooLargeError(f"request body over {_MAX_BODY} bytes")
+        body = await _bounded_body(request)
         headers = {k: v for k, v in request.headers.items() if k in _FORWARDED}
-        url = f"{base.rstrip('/')}/v1/{path}"
+        # decoded segments quoted again: a '?' or '#' in a name stays part of the path
+        url = f"{base.rstrip('/')}/v1/" + "/".join(quote(p, safe="") for p in parts)
         try:
             async with httpx.AsyncClient(timeout=self._timeout) as client:
                 upstream = await client.request(
@@ -81,6 +82,7 @@ class ServiceRelay:
         return Response(
             upstream.content,
             upstream.status_code,
+            headers={k: v for k, v in upstream.headers.items() if k in _ANSWERED},
             media_type=upstream.headers.get("content-type", "application/json"),
         )
 
@@ -138,6 +140,18 @@ def autoscaler_state(text: str) -> dict[str, object]:
             elif sample.name == "mlinfer_autoscaler_failures_total":
                 failures[labels["stage"]] = sample.value
     return {"models": models, "decisions": decisions, "failures": failures}
+
+
+async def _bounded_body(request: Request) -> bytes:
+    """The body, refused once it passes the bound (not read whole first)."""
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > _MAX_BODY:
+            raise PayloadTooLargeError(f"request body over {_MAX_BODY} bytes")
+        chunks.append(chunk)
+    return b"".join(chunks)
 
 
 def caller(request: Request) -> Caller:
