@@ -23,13 +23,22 @@ def _banner(repository: Path, env: dict[str, str]) -> tuple[str, str]:
     return output, url
 
 
-def test_json_banner_has_the_admin_url(sample_repository: Path) -> None:
-    output, url = _banner(sample_repository, {"MLINFER_LOG_FORMAT": "json"})
+def test_json_banner_has_the_admin_url(sample_repository: Path, tmp_path: Path) -> None:
+    env = {
+        "MLINFER_LOG_FORMAT": "json",
+        "MLINFER_REGISTRY_EMBEDDED": "true",
+        "MLINFER_REGISTRY_PORT": "0",
+        "MLINFER_REGISTRY_DATABASE_URL": f"sqlite:///{tmp_path}/registry.db",
+        "MLINFER_REGISTRY_ARTIFACT_DIR": str(tmp_path / "artifacts"),
+        "MLINFER_REGISTRY_POLICY_CACHE": str(tmp_path / "policies.json"),
+    }
+    output, url = _banner(sample_repository, env)
     records = [json.loads(line) for line in output.splitlines() if line.startswith("{")]
     ready = [r for r in records if r.get("message", "").startswith("mlinfer ready")]
     assert len(ready) == 1, output
     assert ready[0]["admin"] == f"http://{url}/admin"
     assert ready[0]["rest"] == url
+    assert ready[0]["registry"].startswith("http://127.0.0.1:")  # the hosted registry
 
 
 def test_text_banner_lists_the_admin_url_unless_the_panel_is_off(sample_repository: Path) -> None:
@@ -39,3 +48,4 @@ def test_text_banner_lists_the_admin_url_unless_the_panel_is_off(sample_reposito
         sample_repository, {"MLINFER_LOG_FORMAT": "text", "MLINFER_ADMIN_ENABLED": "false"}
     )
     assert "mlinfer ready" in output and "/admin" not in output, output
+    assert "registry" not in output  # none hosted

@@ -24,4 +24,5 @@ def mount_admin(
     if settings.admin.enabled:
         policy = RequestPolicy.from_settings(guard, settings)
         subscribed = settings.registry.url
-        AdminRoutes(settings.admin, policy, lambda: subscribed or hosted_registry()).mount(app)
+        # the same registry the server takes its policies from: its own when it hosts one
+        AdminRoutes(settings.admin, policy, lambda: hosted_registry() or subscribed).mount(app)

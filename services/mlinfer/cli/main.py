@@ -163,8 +163,16 @@ async def _serve(settings: Settings, *, rest: bool, grpc: bool) -> int:
         lines.append(f"  admin    {admin}")
     if endpoints.grpc:
         lines.append(f"  gRPC     {endpoints.grpc}")
+    registry = server.registry_server.url if server.registry_server is not None else None
+    if registry:
+        lines.append(f"  registry {registry}/v1   docs: {registry}/docs")
     print_banner(
-        lines, settings.log_format, rest=endpoints.http, grpc=endpoints.grpc or None, admin=admin
+        lines,
+        settings.log_format,
+        rest=endpoints.http,
+        grpc=endpoints.grpc or None,
+        admin=admin,
+        registry=registry,
     )
     try:
         await server.wait()
