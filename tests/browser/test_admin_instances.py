@@ -42,6 +42,24 @@ def test_without_an_autoscaler_the_page_says_so(
             shown = page.inner_text(f'#inst-table tr[data-model="{model}"] td.served')
             assert int(shown) == _served(srv, model)
         assert _served(srv, "image_cnn") != _served(srv, "simple")  # the cells are per model
+        # by hand: the server changes the count live and the page reads it back
+        page.fill("#inst-count-simple", "3")
+        page.click('#inst-table tr[data-model="simple"] button.set')
+        page.wait_for_function(
+            "() => document.getElementById('inst-notice').textContent === 'simple: 3 instances'"
+        )
+        assert _served(srv, "simple") == 3
+        page.wait_for_function(
+            "() => document.querySelector('#inst-table tr[data-model=\"simple\"] td.served')"
+            ".textContent === '3'"
+        )
+        page.fill("#inst-count-simple", "0")
+        page.click('#inst-table tr[data-model="simple"] button.set')
+        page.wait_for_function(
+            "() => /refused/.test(document.getElementById('inst-error').textContent)"
+        )
+        assert "between 1 and 64" in page.inner_text("#inst-error")
+        assert _served(srv, "simple") == 3
         page.screenshot(path=str(screenshots / "instances-off.png"), full_page=True)
     assert page.errors == [] and page.outside == []
 

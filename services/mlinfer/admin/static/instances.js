@@ -23,7 +23,6 @@ async function refreshInstances() {
     $("inst-error").textContent = error.message;
     return;
   }
-  $("inst-error").textContent = "";
   const names = [...new Set(index.filter((m) => m.state === "READY").map((m) => m.name))].sort();
   const served = await Promise.all(names.map((name) =>
     api("/v2/admin/models/" + encodeURIComponent(name) + "/instances")
@@ -34,9 +33,40 @@ async function refreshInstances() {
     el("td", { class: "num served" }, String(served[i])),
     el("td", { class: "num" }, wanted[name] && wanted[name].desired !== undefined ? String(wanted[name].desired) : "-"),
     el("td", { class: "num" }, wanted[name] && wanted[name].current !== undefined ? String(wanted[name].current) : "-"),
-    el("td", {}, lastDecision(scaler, name)))));
+    el("td", {}, lastDecision(scaler, name)),
+    el("td", { class: "actions" }, countInput(name, served[i]),
+      el("button", { class: "set", onclick: () => setInstances(name) }, "Set")))));
   renderAutoscaler(scaler);
   $("inst-refreshed").textContent = "Refreshed " + new Date().toLocaleTimeString() + " (every 2 s).";
+}
+
+// An input the user is typing in keeps its value across refreshes.
+function countInput(model, served) {
+  const id = "inst-count-" + model;
+  const typed = document.getElementById(id);
+  const input = el("input", { type: "number", min: "1", max: "64", id, class: "count" });
+  input.value = typed && typed.dataset.edited ? typed.value : String(served);
+  if (typed && typed.dataset.edited) input.dataset.edited = "1";
+  input.addEventListener("input", () => { input.dataset.edited = "1"; });
+  return input;
+}
+
+async function setInstances(model) {
+  const input = document.getElementById("inst-count-" + model);
+  const count = Number(input.value);
+  try {
+    const doc = await api("/v2/admin/models/" + encodeURIComponent(model) + "/instances",
+      { method: "PUT", json: { instances: count } });
+    logAction("instances " + count, model, "ok", true);
+    $("inst-error").textContent = "";
+    $("inst-notice").textContent = model + ": " + doc.instances + " instances";
+  } catch (error) {
+    logAction("instances " + count, model, error.status + ": " + error.message, false);
+    $("inst-notice").textContent = "";
+    $("inst-error").textContent = "instances of " + model + " refused: " + error.message;
+  }
+  delete input.dataset.edited;
+  await refreshInstances();
 }
 
 function lastDecision(scaler, model) {
@@ -48,7 +78,7 @@ function renderAutoscaler(scaler) {
   const box = $("inst-autoscaler");
   if (!scaler.configured) {
     box.replaceChildren(el("p", { class: "svc off", id: "inst-off" },
-      "No autoscaler configured: instance counts change only by hand (PUT /v2/admin/models/{model}/instances) " +
+      "No autoscaler configured: instance counts change only by hand (Set above, or PUT /v2/admin/models/{model}/instances) " +
       "or by the model's config. Run `mlinfer autoscaler` and set MLINFER_ADMIN_AUTOSCALER_URL to its /metrics URL " +
       "to see its decisions here."));
     return;

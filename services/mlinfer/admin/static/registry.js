@@ -13,6 +13,10 @@ function modelPath(model, rest = "") { return "models/" + encodeURIComponent(mod
 async function registryAction(label, path, json, method = "POST") {
   const model = registry.model;
   $("reg-error").textContent = "";
+  $("reg-notice").textContent = label + " " + model + "...";
+  // One action at a time from this page: a deploy takes a while (load, converge, drain).
+  const page = $("page-registry");
+  page.classList.add("busy");
   try {
     const result = await registryApi(modelPath(model, path), { method, json });
     logAction(label, model, "ok", true);
@@ -20,9 +24,11 @@ async function registryAction(label, path, json, method = "POST") {
     return result;
   } catch (error) {
     logAction(label, model, error.status + ": " + error.message, false);
+    $("reg-notice").textContent = "";
     $("reg-error").textContent = label + " " + model + " refused: " + error.message;
     return null;
   } finally {
+    page.classList.remove("busy");
     await refreshRegistry();
   }
 }
