@@ -171,11 +171,17 @@ class Server:
             self.policy_subscriber.name_as(self.endpoints.http or self.endpoints.grpc or "")
             self.policy_subscriber.start()
 
+    def _hosted_registry_url(self) -> str | None:
+        if self.registry_server is None:
+            return None
+        url: str = self.registry_server.url
+        return url or None
+
     async def _start_rest(self) -> str:
         app = create_app(
             self.dataplane, self.settings, self.registry, self.metrics, self.tracer, self.guard
         )
-        mount_admin(app, self.settings, self.guard)
+        mount_admin(app, self.settings, self.guard, self._hosted_registry_url)
         self.streams = mount_streams(
             app, self.dataplane, self.settings, self.tracer, self.metrics, self.guard
         )

@@ -150,15 +150,29 @@ async def _serve(settings: Settings, *, rest: bool, grpc: bool) -> int:
     server.stop_on_signals()
     endpoints = await server.start()
     lines = [f"mlinfer ready ({server.backend.name} engine, {await _ready_summary(server)})"]
+    scheme = "https" if settings.tls.cert_file else "http"
+    admin = (
+        f"{scheme}://{endpoints.http}/admin" if endpoints.http and settings.admin.enabled else None
+    )
     if endpoints.http:
         lines += [
-            f"  REST     http://{endpoints.http}/v2   docs: http://{endpoints.http}/docs",
-            f"  metrics  http://{endpoints.http}/metrics",
+            f"  REST     {scheme}://{endpoints.http}/v2   docs: {scheme}://{endpoints.http}/docs",
+            f"  metrics  {scheme}://{endpoints.http}/metrics",
         ]
+    if admin:
+        lines.append(f"  admin    {admin}")
     if endpoints.grpc:
         lines.append(f"  gRPC     {endpoints.grpc}")
+    registry = server.registry_server.url if server.registry_server is not None else None
+    if registry:
+        lines.append(f"  registry {registry}/v1   docs: {registry}/docs")
     print_banner(
-        lines, settings.log_format, rest=endpoints.http, grpc=endpoints.grpc or None
+        lines,
+        settings.log_format,
+        rest=endpoints.http,
+        grpc=endpoints.grpc or None,
+        admin=admin,
+        registry=registry,
     )
     try:
         await server.wait()
