@@ -19,6 +19,7 @@ from mlinfer.gateway.errors import (
     handle_mlinfer_error,
     handle_validation_error,
 )
+from mlinfer.gateway.fast_infer import FastInferMiddleware
 from mlinfer.gateway.middleware import GatewayMiddleware, LastResortMiddleware
 from mlinfer.gateway.routes_admin import AdminRoutes
 from mlinfer.gateway.routes_image import ImageRoutes
@@ -47,7 +48,9 @@ def create_app(
         redoc_url=None,
     )
     policy = RequestPolicy.from_settings(guard, settings)
-    app.add_middleware(LastResortMiddleware)  # added first: innermost
+    v2 = V2Routes(dataplane, settings, tracer, policy)
+    app.add_middleware(FastInferMiddleware, call=v2.infer_call)  # innermost: policy applies
+    app.add_middleware(LastResortMiddleware)
     if settings.cors_allow_origins:
         app.add_middleware(
             CORSMiddleware,
@@ -60,7 +63,7 @@ def create_app(
     app.add_exception_handler(MLInferError, handle_mlinfer_error)
     app.add_exception_handler(RequestValidationError, handle_validation_error)
     app.add_exception_handler(HTTPException, handle_http_exception)
-    app.include_router(V2Routes(dataplane, settings, tracer, policy).router())
+    app.include_router(v2.router())
     app.include_router(ImageRoutes(dataplane, settings, policy).router())
     app.include_router(SimpleRoutes(dataplane, registry, policy).router())
     app.include_router(AdminRoutes(dataplane, settings, policy).router())
