@@ -26,6 +26,7 @@ from mlinfer.cache.stats import CacheObserver
 from mlinfer.dataplane import DataPlane
 from mlinfer.gateway.app import create_app
 from mlinfer.gateway.http_protocol import http_protocol
+from mlinfer.listeners.reuse_port import reuse_port_socket
 from mlinfer.observability.metrics import GatewayMetrics
 from mlinfer.observability.tracing import create_tracer_provider, get_tracer
 from mlinfer.ratelimit.limiter import RateLimiter
@@ -201,7 +202,10 @@ class Server:
             ws_max_size=self.settings.websocket.max_message_bytes,
         )
         self._uvicorn = _UvicornServer(config)
-        self._uvicorn_task = asyncio.create_task(self._uvicorn.serve(), name="rest")
+        sockets = None
+        if self.settings.workers.reuse_port:  # one of several workers sharing the port
+            sockets = [reuse_port_socket(self.settings.host, self.settings.http_port, listen=True)]
+        self._uvicorn_task = asyncio.create_task(self._uvicorn.serve(sockets), name="rest")
         while not self._uvicorn.started:
             if self._uvicorn_task.done():
                 self._uvicorn_task.result()  # re-raise why the server could not start

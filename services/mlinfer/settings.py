@@ -24,6 +24,7 @@ from mlinfer.listeners.admin_settings import AdminSettings
 from mlinfer.listeners.grpc_settings import GrpcSettings
 from mlinfer.listeners.tls_settings import TlsSettings
 from mlinfer.listeners.websocket_settings import WebSocketSettings
+from mlinfer.listeners.workers_settings import WorkersSettings
 from mlinfer.observability.settings import TracingSettings
 from mlinfer.ratelimit.settings import RateLimitSettings
 from mlinfer.registry.settings import RegistrySettings
@@ -67,6 +68,7 @@ class Settings(BaseSettings):
     registry: RegistrySettings = Field(default_factory=RegistrySettings)
     websocket: WebSocketSettings = Field(default_factory=WebSocketSettings)
     admin: AdminSettings = Field(default_factory=AdminSettings)
+    workers: WorkersSettings = Field(default_factory=WorkersSettings)
 
 
 def _sections() -> dict[str, tuple[str, type[BaseSettings]]]:
