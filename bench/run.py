@@ -50,7 +50,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.render_only:
         doc = json.loads(args.render_only.read_text(encoding="utf-8"))
         doc.setdefault("repository_root", str(ROOT))
-        args.docs.write_text(render(doc, _rel(args.render_only)), encoding="utf-8")
+        _write_docs(args.docs, render(doc, _rel(args.render_only)))
         print(f"wrote {args.docs}")
         return 0
 
@@ -69,9 +69,17 @@ def main(argv: list[str] | None = None) -> int:
     print(f"results: {json_path} {csv_path} ({(time.monotonic() - t0) / 60:.1f} min)")
     if not args.no_docs:
         args.docs.parent.mkdir(parents=True, exist_ok=True)
-        args.docs.write_text(render(suite.document(), _rel(json_path)), encoding="utf-8")
+        _write_docs(args.docs, render(suite.document(), _rel(json_path)))
         print(f"wrote {args.docs}")
     return 0
+
+
+def _write_docs(page: Path, text: str) -> None:
+    """Write the page, keeping the section bench/hotpath.py wrote into it."""
+    from bench.hotpath_report import keep_section
+
+    old = page.read_text(encoding="utf-8") if page.exists() else ""
+    page.write_text(keep_section(old, text), encoding="utf-8")
 
 
 def _rel(path: Path) -> str:

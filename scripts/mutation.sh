@@ -1,15 +1,16 @@
 #!/usr/bin/env bash
-# Mutation testing of core modules with mutmut 3 (configured in pyproject.toml [tool.mutmut]).
+# Mutation testing with mutmut 3 (configured in pyproject.toml [tool.mutmut]).
 #
 # Usage: scripts/mutation.sh MODULE...
-#   MODULE: validation tensors scheduler queue verifier bucket key (or all), or a dotted
-#   name such as mlinfer.core.validation. Runs one module at a time, each bounded by
+#   MODULE: validation tensors scheduler queue verifier bucket key traffic analysis policy
+#   gate (or all), or a dotted name such as mlinfer.core.validation. Each module runs
+#   against its own tests only (TESTS below), one module at a time, each bounded by
 #   MUTATION_TIMEOUT_S seconds (default 1800), with MUTATION_JOBS parallel mutants
 #   (default 1: the machine is shared). Prints each module's score; a module whose run was
 #   cut short is reported as partial, with how many mutants were never checked.
 # Survivors listed in scripts/mutation-equivalent.txt (with the reason) are equivalent
 # mutants: no test can tell them from the original, so they are left out of the score.
-# Inspect a mutant: (cd build/mutation && ../../.venv/bin/mutmut show NAME)
+# Inspect a mutant: (cd build/mutation/MODULE && ../../../.venv/bin/mutmut show NAME)
 # Not a CI gate: run it for the modules you change (docs/TESTING.md).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -23,8 +24,21 @@ declare -A MODULES=(
   [verifier]=mlinfer.auth.verifier
   [bucket]=mlinfer.ratelimit.bucket
   [key]=mlinfer.cache.key
+  [traffic]=mlinfer.registry.traffic
+  [analysis]=mlinfer.registry.analysis
+  [policy]=mlinfer.autoscaler.policy
+  [gate]=mlinfer.optimizer.gate
 )
-ORDER=(validation tensors scheduler queue verifier bucket key)
+ORDER=(validation tensors scheduler queue verifier bucket key traffic analysis policy gate)
+# The tests each module runs against: the narrowest selection that exercises it (mutmut
+# runs it once to map tests to functions, then only the tests that reach each mutant).
+# A module not named here gets pyproject's pytest_add_cli_args_test_selection.
+declare -A TESTS=(
+  [mlinfer.registry.traffic]="tests/unit/registry/test_traffic.py tests/unit/registry/test_dataplane_routing.py"
+  [mlinfer.registry.analysis]="tests/unit/registry/test_analysis.py"
+  [mlinfer.autoscaler.policy]="tests/unit/autoscaler/test_policy.py"
+  [mlinfer.optimizer.gate]="tests/unit/optimizer/test_gate.py"
+)
 
 usage() {
   sed -n '2,13p' "$0" | sed 's/^# \{0,1\}//'
@@ -56,26 +70,59 @@ if [ ! -x "$mutmut" ]; then
 fi
 
 # mutmut 3 names modules after their path and knows only ./ and src/ layouts: give it a
-# tree where src/ is services/. It copies everything it needs into build/mutation/mutants.
-stage="$root/build/mutation"
-rm -rf "$stage"
-mkdir -p "$stage"
-ln -s "$root/services" "$stage/src"
-for item in pyproject.toml README.md tests model_repository; do
-  ln -s "$root/$item" "$stage/$item"
-done
+# tree where src/ is services/, one per module (build/mutation/MODULE), with a pyproject.toml
+# that mutates only that module and selects only its tests. mutmut copies what it needs
+# into build/mutation/MODULE/mutants and never touches the working tree.
+stage_for() {
+  local module=$1 stage="$root/build/mutation/$1"
+  rm -rf "$stage"
+  mkdir -p "$stage"
+  ln -s "$root/services" "$stage/src"
+  for item in README.md tests model_repository; do
+    ln -s "$root/$item" "$stage/$item"
+  done
+  "$root/.venv/bin/python" - "$root/pyproject.toml" "$stage/pyproject.toml" "$module" \
+    "${TESTS[$module]:-}" <<'PY'
+import re
+import sys
+from pathlib import Path
+
+source, target, module, tests = sys.argv[1:5]
+text = Path(source).read_text()
+
+
+def replace(text: str, key: str, values: list[str]) -> str:
+    block = re.compile(rf"^{key} = \[.*?^\]$", re.S | re.M)
+    if not block.search(text):
+        sys.exit(f"mutation.sh: pyproject.toml has no {key} in [tool.mutmut]")
+    listed = "".join(f'    "{v}",\n' for v in values)
+    return block.sub(lambda _: f"{key} = [\n{listed}]", text, count=1)
+
+
+path = "src/" + module.replace(".", "/") + ".py"
+if f'"{path}"' not in text:
+    sys.exit(f"mutation.sh: {path} is not in [tool.mutmut] only_mutate of pyproject.toml")
+text = replace(text, "only_mutate", [path])
+if tests:
+    text = replace(text, "pytest_add_cli_args_test_selection", tests.split())
+Path(target).write_text(text)
+PY
+  [ $? -eq 0 ] || exit 1
+  echo "$stage"
+}
 
 timeout_s="${MUTATION_TIMEOUT_S:-1800}"
 jobs="${MUTATION_JOBS:-1}"
 status=0
-cd "$stage"
 for module in "${modules[@]}"; do
+  stage=$(stage_for "$module") || exit 2
+  cd "$stage"
   echo "==> mutating $module (at most ${timeout_s}s, $jobs at a time)"
   started=$(date +%s)
   rc=0
   timeout --signal=INT --kill-after=30 "$timeout_s" \
     "$mutmut" run --max-children "$jobs" "$module.*" >"$stage/$module.log" 2>&1 || rc=$?
-  echo "    mutmut exited $rc after $(( $(date +%s) - started ))s (log: build/mutation/$module.log)"
+  echo "    mutmut exited $rc after $(( $(date +%s) - started ))s (log: build/mutation/$module/$module.log)"
   if [ "$rc" -ne 0 ] && [ "$rc" -ne 124 ] && [ "$rc" -ne 130 ]; then
     tail -n 30 "$stage/$module.log" >&2
     status=1

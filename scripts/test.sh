@@ -15,6 +15,7 @@ if [ -x scripts/ci/registry-services.sh ]; then
   scripts/ci/registry-services.sh
 fi
 scripts/ci/browser.sh
+scripts/ci/locust.sh
 export PATH="$PWD/.venv/bin:$PATH"
 echo "==> ruff"
 ruff check services tests bench

@@ -251,6 +251,25 @@ MODEL_VARIABLES = [
 GPU_VARIABLES = [
     _variable("job", "Source", "label_values(nv_gpu_utilization, job)", multi=True),
 ]
+EXPORTER_VARIABLE = _variable(
+    "exporter", "Exporter", "label_values(mlinfer_exporter_collector_up, job)", multi=True
+)
+
+# Triton's series that exist only on a host with an NVIDIA GPU and NVML/DCGM. Jetson has
+# neither, so Triton never reports them there (mlinfer exporter does, under these names).
+GPU_ONLY_TRITON = (
+    "nv_gpu_utilization",
+    "nv_gpu_memory_total_bytes",
+    "nv_gpu_memory_used_bytes",
+    "nv_gpu_power_usage",
+    "nv_gpu_power_limit",
+    "nv_energy_consumption",
+)
+GPU_ONLY_NOTE = (
+    "Triton series that exist only with an NVIDIA GPU and NVML/DCGM, so never from Triton "
+    f"on Jetson: {', '.join(GPU_ONLY_TRITON)} (mlinfer exporter reports them there). "
+    "Empty there as well: nv_cpu_* (not in Triton 2.22)."
+)
 
 
 def _layout(panels: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -311,7 +330,8 @@ def inference_performance() -> dict[str, Any]:
     return dashboard(
         "mlinfer-inference-performance",
         "mlinfer / Inference performance",
-        "Throughput and latency per model, from the nv_* metrics of Triton and mlinfer.",
+        "Throughput and latency per model, from the nv_* metrics of Triton and mlinfer."
+        " " + GPU_ONLY_NOTE,
         MODEL_VARIABLES,
         [
             stat("Requests / s", f"sum(rate({ok}{{{SEL}}}[{RI}]))", "reqps"),
@@ -381,60 +401,225 @@ def inference_performance() -> dict[str, Any]:
 
 def gpu_utilization() -> dict[str, Any]:
     gsel = JOB
+    xsel = 'job=~"$exporter"'
+    gpu_note = (
+        "Triton reports it only on a host with an NVIDIA GPU and NVML/DCGM (not on Jetson); "
+        "mlinfer exporter reports it under the same name from NVML on x86 and from "
+        'tegrastats/sysfs on Jetson (gpu_uuid="tegra"). Both sources of one GPU are '
+        "merged per GPU, never added."
+    )
     return dashboard(
         "mlinfer-gpu",
         "mlinfer / GPU utilization",
-        "GPU and host metrics that Triton exports on x86 GPU servers (DCGM).",
-        GPU_VARIABLES,
+        "GPU, device and host telemetry from Triton and mlinfer exporter. " + GPU_ONLY_NOTE,
+        [*GPU_VARIABLES, EXPORTER_VARIABLE],
         [
             text(
                 "About these metrics",
-                "Triton exports `nv_gpu_*` through DCGM on x86 GPU servers (the compose `gpu` "
-                "profile) and `nv_cpu_*` on the host it runs on. Jetson has no DCGM: on the "
-                "appliance these panels stay empty until the planned mlinfer exporter "
-                "(tegrastats) reports the GPU.",
+                "The GPU panels use Triton's names, which exist only with an NVIDIA GPU and "
+                f"NVML/DCGM: {', '.join(f'`{name}`' for name in GPU_ONLY_TRITON)}. On Jetson "
+                "Triton has none of them (no DCGM, no NVML): there they come from "
+                '`mlinfer exporter` (tegrastats and sysfs, `gpu_uuid="tegra"`), and a panel '
+                "stays empty when the exporter does not run. Triton 2.22, on the appliance, "
+                "has no host metrics either (`nv_cpu_*`). The device panels below are the "
+                "exporter's own `mlinfer_device_*` and `mlinfer_host_*` series.",
+                h=4,
             ),
             timeseries(
                 "GPU utilization",
-                [(f"avg by (gpu_uuid) (nv_gpu_utilization{{{gsel}}})", "{{gpu_uuid}}")],
+                [(f"max by (gpu_uuid) (nv_gpu_utilization{{{gsel}}})", "{{gpu_uuid}}")],
                 "percentunit",
+                description="nv_gpu_utilization. " + gpu_note,
             ),
             timeseries(
                 "GPU memory used",
                 [
                     (
-                        f"sum by (gpu_uuid) (nv_gpu_memory_used_bytes{{{gsel}}})",
+                        f"max by (gpu_uuid) (nv_gpu_memory_used_bytes{{{gsel}}})",
                         "used {{gpu_uuid}}",
                     ),
                     (
-                        f"sum by (gpu_uuid) (nv_gpu_memory_total_bytes{{{gsel}}})",
+                        f"max by (gpu_uuid) (nv_gpu_memory_total_bytes{{{gsel}}})",
                         "total {{gpu_uuid}}",
                     ),
                 ],
                 "bytes",
+                description="nv_gpu_memory_used_bytes, nv_gpu_memory_total_bytes. "
+                + gpu_note
+                + " On Jetson the GPU's memory is the shared RAM (see Device memory).",
             ),
             timeseries(
                 "GPU power",
                 [
-                    (f"avg by (gpu_uuid) (nv_gpu_power_usage{{{gsel}}})", "usage {{gpu_uuid}}"),
-                    (f"avg by (gpu_uuid) (nv_gpu_power_limit{{{gsel}}})", "limit {{gpu_uuid}}"),
+                    (f"max by (gpu_uuid) (nv_gpu_power_usage{{{gsel}}})", "usage {{gpu_uuid}}"),
+                    (f"max by (gpu_uuid) (nv_gpu_power_limit{{{gsel}}})", "limit {{gpu_uuid}}"),
                 ],
                 "watt",
+                description="nv_gpu_power_usage, nv_gpu_power_limit. "
+                + gpu_note
+                + " Jetson reports no power limit; its rails are under Power rails.",
             ),
             timeseries(
                 "GPU energy (average power from the energy counter)",
                 [
                     (
-                        f"sum by (gpu_uuid) (rate(nv_energy_consumption{{{gsel}}}[{RI}]))",
+                        f"max by (gpu_uuid) (rate(nv_energy_consumption{{{gsel}}}[{RI}]))",
                         "{{gpu_uuid}}",
                     )
                 ],
                 "watt",
+                description="nv_energy_consumption. " + gpu_note,
             ),
+            row("Device (mlinfer exporter)"),
+            timeseries(
+                "Device temperature",
+                [
+                    (
+                        f"max by (instance, sensor) (mlinfer_device_temperature_celsius{{{xsel}}})",
+                        "{{instance}} {{sensor}}",
+                    )
+                ],
+                "celsius",
+                description="Every online sensor: tegrastats and thermal zones on Jetson "
+                "(offline sensors, -256C, are left out), NVML's GPU temperature on x86. The "
+                "autoscaler never adds an instance at or above its thermal limit (75 °C).",
+            ),
+            timeseries(
+                "Throttling",
+                [
+                    (
+                        f"max by (instance, device) (mlinfer_device_throttled{{{xsel}}})",
+                        "{{instance}} {{device}}",
+                    ),
+                    (
+                        f"max by (instance, device, reason) "
+                        f"(mlinfer_device_throttle_reason{{{xsel}}})",
+                        "{{instance}} {{device}} {{reason}}",
+                    ),
+                ],
+                "short",
+                description="1 while a thermal or power slowdown holds the clocks down "
+                "(a thermal zone past its passive trip point on Jetson, NVML's clock-limiting "
+                "reasons on x86).",
+            ),
+            timeseries(
+                "GPU and memory-controller load (Jetson)",
+                [
+                    (
+                        f'max by (instance) (nv_gpu_utilization{{{xsel}, gpu_uuid="tegra"}})',
+                        "{{instance}} GPU",
+                    ),
+                    (
+                        f"max by (instance) (mlinfer_device_emc_utilization{{{xsel}}})",
+                        "{{instance}} EMC",
+                    ),
+                ],
+                "percentunit",
+                description="nv_gpu_utilization of the integrated GPU (GR3D) as mlinfer "
+                "exporter reports it on Jetson, where Triton has no GPU metrics, and EMC (the "
+                "memory controller every engine shares), both from tegrastats: a busy EMC "
+                "with an idle GPU means the model waits on memory.",
+            ),
+            timeseries(
+                "Power rails",
+                [
+                    (
+                        f"max by (instance, rail) (mlinfer_device_rail_power_watts{{{xsel}}})",
+                        "{{instance}} {{rail}}",
+                    )
+                ],
+                "watt",
+                description="Jetson's INA3221 rails from tegrastats (VDD_GPU_SOC, VDD_CPU_CV, "
+                "VIN_SYS_5V0, ... by release), current readings.",
+            ),
+            timeseries(
+                "Device memory",
+                [
+                    (
+                        f"max by (instance) (mlinfer_device_ram_used_bytes{{{xsel}}})",
+                        "{{instance}} RAM used (CPU + GPU)",
+                    ),
+                    (
+                        f"max by (instance) (mlinfer_device_ram_total_bytes{{{xsel}}})",
+                        "{{instance}} RAM total",
+                    ),
+                    (
+                        f"max by (instance) (mlinfer_device_swap_used_bytes{{{xsel}}})",
+                        "{{instance}} swap used",
+                    ),
+                    (
+                        f"max by (instance) (mlinfer_host_memory_total_bytes{{{xsel}}}"
+                        f" - mlinfer_host_memory_available_bytes{{{xsel}}})",
+                        "{{instance}} host memory used",
+                    ),
+                ],
+                "bytes",
+                description="On Jetson the CPU and the GPU share the RAM (tegrastats RAM, "
+                "swap); on any host, memory in use from psutil (total minus available).",
+            ),
+            timeseries(
+                "Serving processes' memory",
+                [
+                    (
+                        f"sum by (instance, process) "
+                        f"(mlinfer_process_resident_memory_bytes{{{xsel}}})",
+                        "{{instance}} {{process}} RSS",
+                    ),
+                    (
+                        f"sum by (instance, process) "
+                        f"(mlinfer_device_process_gpu_memory_bytes{{{xsel}}})",
+                        "{{instance}} {{process}} GPU",
+                    ),
+                ],
+                "bytes",
+                description="Resident memory of the mlinfer services and tritonserver "
+                "(psutil), and their GPU memory where NVML reports it (x86).",
+            ),
+            timeseries(
+                "Clocks",
+                [
+                    (
+                        f"max by (instance, device, clock) (mlinfer_device_clock_hertz{{{xsel}}})",
+                        "{{instance}} {{device}} {{clock}}",
+                    )
+                ],
+                "hertz",
+                description="GPU, memory and engine clocks (devfreq on Jetson, NVML on x86).",
+            ),
+            table(
+                "Power mode",
+                [
+                    (
+                        "active",
+                        f"max by (instance, mode_id, mode) "
+                        f"(mlinfer_device_nvpmodel_mode{{{xsel}}})",
+                        "short",
+                    )
+                ],
+                w=12,
+                h=8,
+                description="The active nvpmodel power mode on Jetson (its id and name).",
+            ),
+            timeseries(
+                "Exporter collectors",
+                [
+                    (
+                        f"min by (instance, collector) (mlinfer_exporter_collector_up{{{xsel}}})",
+                        "{{instance}} {{collector}}",
+                    )
+                ],
+                "short",
+                description="1 while a collector reads its source; 0 where the source is "
+                "missing here (NVML on Jetson, tegrastats on x86) or stopped answering.",
+            ),
+            row("Host (Triton)"),
             timeseries(
                 "Host CPU utilization (Triton)",
                 [(f"avg by (job) (nv_cpu_utilization{{{gsel}}})", "{{job}}")],
                 "percentunit",
+                description="nv_cpu_utilization: Triton's host metrics, in newer Triton "
+                "releases than the appliance's 2.22 (empty on the appliance; the exporter's "
+                "Device memory panel covers it).",
             ),
             timeseries(
                 "Host memory (Triton)",
@@ -443,6 +628,8 @@ def gpu_utilization() -> dict[str, Any]:
                     (f"sum by (job) (nv_cpu_memory_total_bytes{{{gsel}}})", "total"),
                 ],
                 "bytes",
+                description="nv_cpu_memory_used_bytes, nv_cpu_memory_total_bytes: Triton's "
+                "host metrics, not in the appliance's Triton 2.22.",
             ),
         ],
     )
@@ -453,7 +640,8 @@ def request_analytics() -> dict[str, Any]:
     return dashboard(
         "mlinfer-request-analytics",
         "mlinfer / Request analytics",
-        "Request volume, failures and the mix of models, and the services' processes.",
+        "Request volume, failures and the mix of models, and the services' processes."
+        " " + GPU_ONLY_NOTE,
         MODEL_VARIABLES,
         [
             timeseries(
@@ -525,7 +713,7 @@ def model_comparison() -> dict[str, Any]:
     return dashboard(
         "mlinfer-model-comparison",
         "mlinfer / Model comparison",
-        "The selected models side by side: traffic, latency, batching and errors.",
+        "The selected models side by side: traffic, latency, batching and errors. " + GPU_ONLY_NOTE,
         MODEL_VARIABLES,
         [
             table(

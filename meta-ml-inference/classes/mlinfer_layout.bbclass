@@ -24,6 +24,12 @@ MLINFER_GRPC_PORT ??= "8001"
 MLINFER_TRITON_HTTP_PORT ??= "8100"
 MLINFER_TRITON_GRPC_PORT ??= "8101"
 MLINFER_TRITON_METRICS_PORT ??= "8102"
+# The registry's admin API, on loopback (8080, its default elsewhere, is nginx's
+# health port on the appliance). The exporter's and the autoscaler's /metrics,
+# which a central Prometheus scrapes (the firewall opens them like 8000 and 8102).
+MLINFER_REGISTRY_PORT ??= "8090"
+MLINFER_EXPORTER_PORT ??= "9400"
+MLINFER_AUTOSCALER_PORT ??= "9411"
 
 # Firewall (mlinfer-firewall): the source networks that may scrape the metrics
 # ports (the REST service's /metrics and Triton's), an nftables set (addresses or
@@ -51,6 +57,9 @@ mlinfer_render() {
         -e 's,@MLINFER_TRITON_HTTP_PORT@,${MLINFER_TRITON_HTTP_PORT},g' \
         -e 's,@MLINFER_TRITON_GRPC_PORT@,${MLINFER_TRITON_GRPC_PORT},g' \
         -e 's,@MLINFER_TRITON_METRICS_PORT@,${MLINFER_TRITON_METRICS_PORT},g' \
+        -e 's,@MLINFER_REGISTRY_PORT@,${MLINFER_REGISTRY_PORT},g' \
+        -e 's,@MLINFER_EXPORTER_PORT@,${MLINFER_EXPORTER_PORT},g' \
+        -e 's,@MLINFER_AUTOSCALER_PORT@,${MLINFER_AUTOSCALER_PORT},g' \
         -e 's#@MLINFER_METRICS_SOURCES@#${MLINFER_METRICS_SOURCES}#g' \
         -e 's,@MLINFER_SSH_PORT@,${MLINFER_SSH_PORT},g' \
         "$1" > "$2"

@@ -26,6 +26,7 @@ from mlinfer.cache.stats import CacheObserver
 from mlinfer.dataplane import DataPlane
 from mlinfer.gateway.app import create_app
 from mlinfer.gateway.http_protocol import http_protocol
+from mlinfer.listeners.reuse_port import reuse_port_socket
 from mlinfer.observability.metrics import GatewayMetrics
 from mlinfer.observability.tracing import create_tracer_provider, get_tracer
 from mlinfer.ratelimit.limiter import RateLimiter
@@ -42,7 +43,7 @@ def make_backend(settings: Settings, tracer: trace.Tracer) -> Backend:
     if settings.triton.url:
         from mlinfer.backends.triton.backend import TritonBackend
 
-        return TritonBackend(settings.triton.url, drain_seconds=drain)
+        return TritonBackend(settings.triton.url, drain_seconds=drain, deadlines=settings.triton)
     from mlinfer.backends.embedded.backend import EmbeddedBackend
 
     return EmbeddedBackend(settings.engine, tracer, drain_seconds=drain)
@@ -128,6 +129,7 @@ class Server:
             tracer=tracer,
             traffic=self.traffic,
             on_result=self.metrics.observe_version,
+            on_classes=self.metrics.observe_classes,
         )
         self._rest = rest
         self._grpc = grpc
@@ -170,11 +172,17 @@ class Server:
             self.policy_subscriber.name_as(self.endpoints.http or self.endpoints.grpc or "")
             self.policy_subscriber.start()
 
+    def _hosted_registry_url(self) -> str | None:
+        if self.registry_server is None:
+            return None
+        url: str = self.registry_server.url
+        return url or None
+
     async def _start_rest(self) -> str:
         app = create_app(
             self.dataplane, self.settings, self.registry, self.metrics, self.tracer, self.guard
         )
-        mount_admin(app, self.settings, self.guard)
+        mount_admin(app, self.settings, self.guard, self._hosted_registry_url)
         self.streams = mount_streams(
             app, self.dataplane, self.settings, self.tracer, self.metrics, self.guard
         )
@@ -194,7 +202,10 @@ class Server:
             ws_max_size=self.settings.websocket.max_message_bytes,
         )
         self._uvicorn = _UvicornServer(config)
-        self._uvicorn_task = asyncio.create_task(self._uvicorn.serve(), name="rest")
+        sockets = None
+        if self.settings.workers.reuse_port:  # one of several workers sharing the port
+            sockets = [reuse_port_socket(self.settings.host, self.settings.http_port, listen=True)]
+        self._uvicorn_task = asyncio.create_task(self._uvicorn.serve(sockets), name="rest")
         while not self._uvicorn.started:
             if self._uvicorn_task.done():
                 self._uvicorn_task.result()  # re-raise why the server could not start

@@ -24,6 +24,7 @@ from mlinfer.listeners.admin_settings import AdminSettings
 from mlinfer.listeners.grpc_settings import GrpcSettings
 from mlinfer.listeners.tls_settings import TlsSettings
 from mlinfer.listeners.websocket_settings import WebSocketSettings
+from mlinfer.listeners.workers_settings import WorkersSettings
 from mlinfer.observability.settings import TracingSettings
 from mlinfer.ratelimit.settings import RateLimitSettings
 from mlinfer.registry.settings import RegistrySettings
@@ -37,6 +38,11 @@ class Settings(BaseSettings):
     host: str = Field("127.0.0.1", description="Address the REST and gRPC servers bind.")
     http_port: int = Field(8000, description="REST port (Open Inference Protocol, /metrics).")
     max_request_bytes: int = Field(64 * 1024 * 1024, description="Largest accepted request body.")
+    request_body_timeout_s: float = Field(
+        60.0,
+        ge=0,
+        description="Time a REST client has to send a request's whole body (0 = no limit).",
+    )
     cors_allow_origins: list[str] = Field(
         default_factory=list, description="Origins allowed by CORS (empty = CORS off)."
     )
@@ -62,6 +68,7 @@ class Settings(BaseSettings):
     registry: RegistrySettings = Field(default_factory=RegistrySettings)
     websocket: WebSocketSettings = Field(default_factory=WebSocketSettings)
     admin: AdminSettings = Field(default_factory=AdminSettings)
+    workers: WorkersSettings = Field(default_factory=WorkersSettings)
 
 
 def _sections() -> dict[str, tuple[str, type[BaseSettings]]]:

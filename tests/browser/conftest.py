@@ -56,6 +56,9 @@ def page(browser: Any) -> Iterator[Any]:
     """A fresh context per test (its own sessionStorage) that may reach only loopback: a
     request for anything else (a CDN) is refused and recorded in ``page.outside``."""
     context = browser.new_context(viewport={"width": 1280, "height": 860})
+    # Waits are on conditions; this bound only ends a hang. A deploy on a shared, fully
+    # loaded 2-core machine (load, converge, drain) can take longer than the 30 s default.
+    context.set_default_timeout(120_000)
     page = context.new_page()
     outside: list[str] = []
 

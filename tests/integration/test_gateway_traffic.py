@@ -47,7 +47,8 @@ def _metric(text: str, name: str, model: str) -> float:
 
 def test_burst_sheds_load_but_serves_high_priority(tmp_path: Path) -> None:
     repo = tmp_path / "repo"
-    write_model(slow_model(), repo)
+    # About a second per request: the queue stays full long enough to be seen when loaded.
+    write_model(slow_model(iterations=400_000), repo)
     settings = settings_for(
         repo, admission_max_inflight=1, admission_max_queue=2, admission_max_wait_ms=120_000
     )

@@ -10,35 +10,22 @@ from pathlib import Path
 import grpc
 import httpx
 import pytest
-from opentelemetry.sdk.trace import TracerProvider
-from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from tritonclient.grpc import service_pb2 as pb
 from tritonclient.grpc import service_pb2_grpc as pb_grpc
 
 from mlinfer.observability.logs import ACCESS_LOGGER
 from tests.support.servers import ServerThread, settings_for
+from tests.support.tracing import SIMPLE_REQUEST, traced_server
 
 TRACE_ID = "4bf92f3577b34da6a3ce929d0e0e4736"
 PARENT_ID = "00f067aa0ba902b7"
-SIMPLE = {
-    "inputs": [
-        {"name": n, "datatype": "INT32", "shape": [1, 16], "data": [1] * 16}
-        for n in ("INPUT0", "INPUT1")
-    ]
-}
 
 
 @pytest.fixture(scope="module")
 def traced(sample_repository: Path) -> Iterator[tuple[ServerThread, InMemorySpanExporter]]:
-    exporter = InMemorySpanExporter()
-    provider = TracerProvider()
-    provider.add_span_processor(SimpleSpanProcessor(exporter))
-    srv = ServerThread(
-        settings_for(sample_repository), rest=True, grpc=True, tracer_provider=provider
-    )
-    with srv:
-        yield srv, exporter
+    with traced_server(settings_for(sample_repository)) as traced:
+        yield traced
 
 
 def _tree(exporter: InMemorySpanExporter) -> dict[str, object]:
@@ -66,7 +53,7 @@ def test_rest_request_continues_client_trace(
     exporter.clear()
     response = httpx.post(
         f"http://{srv.http}/v2/models/simple/infer",
-        json=SIMPLE,
+        json=SIMPLE_REQUEST,
         headers={"traceparent": f"00-{TRACE_ID}-{PARENT_ID}-01"},
     )
     assert response.status_code == 200
@@ -94,14 +81,17 @@ def test_access_log_line_and_gateway_metrics(
 ) -> None:
     srv, _ = traced
     with caplog.at_level(logging.INFO, logger=ACCESS_LOGGER):
-        body = {**SIMPLE, "id": "log-me"}
+        body = {**SIMPLE_REQUEST, "id": "log-me"}
         assert (
             httpx.post(
                 f"http://{srv.http}/v2/models/simple/infer", json=body, headers={"X-Priority": "1"}
             ).status_code
             == 200
         )
-        assert httpx.post(f"http://{srv.http}/v2/models/nope/infer", json=SIMPLE).status_code == 404
+        assert (
+            httpx.post(f"http://{srv.http}/v2/models/nope/infer", json=SIMPLE_REQUEST).status_code
+            == 404
+        )
     records = [r for r in caplog.records if r.name == ACCESS_LOGGER]
     ok = next(r for r in records if getattr(r, "request_id", None) == "log-me")
     assert (ok.model, ok.version, ok.status, ok.priority) == ("simple", "1", 200, 1)  # type: ignore[attr-defined]

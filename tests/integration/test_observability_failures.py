@@ -14,8 +14,7 @@ from typing import Any
 import grpc
 import httpx
 import pytest
-from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
-from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+from opentelemetry.sdk.trace import ReadableSpan
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from opentelemetry.trace import StatusCode
 from tritonclient.grpc import service_pb2 as pb
@@ -24,27 +23,20 @@ from tritonclient.grpc import service_pb2_grpc as pb_grpc
 from mlinfer.auth import issue_token
 from mlinfer.observability.logs import ACCESS_LOGGER
 from tests.support.servers import ServerThread, settings_for
+from tests.support.tracing import SIMPLE_REQUEST, traced_server
 
 SECRET = "s" * 40
 TOKEN = issue_token(SECRET, "alice", ["infer", "models:read"], ttl_s=600)
 AUTH = {"Authorization": f"Bearer {TOKEN}"}
 ROUTE = "POST /v2/models/{model}/infer"
-SIMPLE = {
-    "inputs": [
-        {"name": n, "datatype": "INT32", "shape": [1, 16], "data": [1] * 16}
-        for n in ("INPUT0", "INPUT1")
-    ]
-}
 
 
 @pytest.fixture(scope="module")
 def traced(sample_repository: Path) -> Iterator[tuple[ServerThread, InMemorySpanExporter]]:
-    exporter = InMemorySpanExporter()
-    provider = TracerProvider()
-    provider.add_span_processor(SimpleSpanProcessor(exporter))
-    settings = settings_for(sample_repository, auth_mode="required", auth_jwt_secret=SECRET)
-    with ServerThread(settings, rest=True, grpc=True, tracer_provider=provider) as srv:
-        yield srv, exporter
+    with traced_server(
+        settings_for(sample_repository, auth_mode="required", auth_jwt_secret=SECRET)
+    ) as traced:
+        yield traced
 
 
 def _access_lines(caplog: pytest.LogCaptureFixture) -> list[logging.LogRecord]:
@@ -59,9 +51,9 @@ def _server_spans(exporter: InMemorySpanExporter, name: str) -> list[ReadableSpa
     ("content", "headers", "status", "error"),
     [
         (b"{not json", AUTH, 400, "JSON"),
-        (json.dumps(SIMPLE).encode(), {**AUTH, "X-Priority": "high"}, 400, "priority"),
-        (json.dumps(SIMPLE).encode(), {}, 401, "credentials"),
-        (json.dumps({"inputs": [SIMPLE["inputs"][0]]}).encode(), AUTH, 400, "INPUT1"),
+        (json.dumps(SIMPLE_REQUEST).encode(), {**AUTH, "X-Priority": "high"}, 400, "priority"),
+        (json.dumps(SIMPLE_REQUEST).encode(), {}, 401, "credentials"),
+        (json.dumps({"inputs": [SIMPLE_REQUEST["inputs"][0]]}).encode(), AUTH, 400, "INPUT1"),
     ],
     ids=["malformed-json", "bad-priority", "no-credentials", "missing-input"],
 )
@@ -129,9 +121,11 @@ def test_every_answer_carries_a_request_id_that_the_log_and_trace_share(
     exporter.clear()
     url = f"http://{srv.http}/v2/models/simple/infer"
     with caplog.at_level(logging.INFO, logger=ACCESS_LOGGER):
-        made = httpx.post(url, json=SIMPLE, headers=AUTH)
-        given = httpx.post(url, json={**SIMPLE, "id": "frame-17"}, headers=AUTH)
-        failed = httpx.post(f"http://{srv.http}/v2/models/nope/infer", json=SIMPLE, headers=AUTH)
+        made = httpx.post(url, json=SIMPLE_REQUEST, headers=AUTH)
+        given = httpx.post(url, json={**SIMPLE_REQUEST, "id": "frame-17"}, headers=AUTH)
+        failed = httpx.post(
+            f"http://{srv.http}/v2/models/nope/infer", json=SIMPLE_REQUEST, headers=AUTH
+        )
         with grpc.insecure_channel(srv.grpc) as channel:
             request = pb.ModelInferRequest(model_name="simple")
             for name in ("INPUT0", "INPUT1"):

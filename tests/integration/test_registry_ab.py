@@ -10,7 +10,10 @@ from collections import Counter
 from pathlib import Path
 
 import httpx
+import numpy as np
 
+from mlinfer.samples.graph import FLOAT, GraphBuilder
+from mlinfer.samples.models import SampleModel
 from tests.support.ports import free_port
 from tests.support.registry import (
     RegistryClient,
@@ -62,6 +65,86 @@ def test_ab_split_reports_per_arm_and_promotes_by_hand(tmp_path: Path) -> None:
             promoted = registry.http.post("/v1/models/simple/promote")
             assert promoted.status_code == 200 and promoted.json()["state"] == "promoted"
             assert registry.status("simple")["traffic"]["arms"] == {"2": 100}
+        finally:
+            registry.close()
+
+
+LABELS = ["cat", "dog", "bird"]
+ANIMALS_CONFIG = """name: "animals"
+max_batch_size: 8
+input [ { name: "x" data_type: TYPE_FP32 dims: [ 3 ] } ]
+output [ { name: "scores" data_type: TYPE_FP32 dims: [ 3 ] label_filename: "labels.txt" } ]
+"""
+
+
+def animals(shift: int) -> SampleModel:
+    """A 3-class classifier: version 1 predicts the input's hot class, a shifted one the next."""
+    g = GraphBuilder("animals")
+    x = g.input("x", FLOAT, ["batch", 3])
+    g.op("MatMul", [x, g.const(np.roll(np.eye(3, dtype=np.float32), shift, axis=1))], "scores")
+    g.output("scores", FLOAT, ["batch", 3])
+    return SampleModel("animals", g.model(), ANIMALS_CONFIG, {"labels.txt": "\n".join(LABELS)})
+
+
+def test_ab_report_shows_each_arms_class_distribution(tmp_path: Path) -> None:
+    repo = serving_repository(tmp_path, animals(0))
+    with embedded(repo, registry_settings(tmp_path / "registry")) as srv:
+        url = srv.server.registry_server.url  # type: ignore[union-attr]
+        registry = RegistryClient(url)
+        try:
+            assert registry.push(animals(0)).status_code == 201
+            assert registry.push(animals(1)).status_code == 201
+            assert registry.deploy("animals", "1").status_code == 200
+            started = registry.http.post(
+                "/v1/models/animals/ab", json={"version": "2", "weight": 50}
+            )
+            assert started.status_code == 200, started.text
+            wait_until(
+                lambda: dict(srv.server.traffic.policies["animals"].arms) == {"1": 50, "2": 50},  # type: ignore[union-attr]
+                "gateway took the A/B split",
+            )
+            # What each arm predicted, as the client saw it: raw scores (arg-max), the
+            # classification extension (top class), and batches of two.
+            seen: dict[str, Counter[str]] = {"1": Counter(), "2": Counter()}
+            with httpx.Client(base_url=f"http://{srv.http}") as http:
+                for i in range(240):
+                    hot = [i % 3, (i + 1) % 3] if i % 4 == 3 else [i % 3]
+                    rows = np.eye(3)[hot].tolist()
+                    body: dict[str, object] = {
+                        "inputs": [{"name": "x", "datatype": "FP32", "shape": [len(hot), 3],
+                                    "data": rows}],
+                    }  # fmt: skip
+                    if i % 2:
+                        body["outputs"] = [{"name": "scores", "parameters": {"classification": 1}}]
+                    answer = http.post("/v2/models/animals/infer", json=body).json()
+                    out = answer["outputs"][0]
+                    if i % 2:
+                        predicted = [text.split(":")[2] for text in out["data"]]
+                    else:
+                        scores = np.array(out["data"]).reshape(len(hot), 3)
+                        predicted = [LABELS[k] for k in scores.argmax(axis=1)]
+                    seen[answer["model_version"]].update(predicted)
+            assert sum(seen["1"].values()) > 50 and sum(seen["2"].values()) > 50
+            # Version 1 predicts the hot class, version 2 the next one: same inputs, other classes.
+            arms = registry.status("animals")["rollout"]["arms"]
+            assert arms["1"]["classes"] == dict(seen["1"])
+            assert arms["2"]["classes"] == dict(seen["2"])
+            assert arms["1"]["classes"] != arms["2"]["classes"]
+            assert arms["1"]["requests"] + arms["2"]["requests"] == 240
+            status = subprocess.run(
+                cli_command("registry", "status", "animals"),
+                capture_output=True, text=True, env={**os.environ, "MLINFER_REGISTRY_URL": url},
+            )  # fmt: skip
+            assert status.returncode == 0, status.stderr
+            lines = status.stdout.splitlines()
+            assert "  predicted classes (share of the arm's predictions):" in lines
+            for arm in ("1", "2"):
+                total = sum(seen[arm].values())
+                share = seen[arm]["cat"] / total
+                row = next(line for line in lines[lines.index(
+                    "  predicted classes (share of the arm's predictions):"):]
+                    if line.startswith(f"  {arm} "))  # fmt: skip
+                assert f"cat {share:.1%}" in row
         finally:
             registry.close()
 

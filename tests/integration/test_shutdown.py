@@ -43,10 +43,14 @@ def _start(command: str, repo: Path, otlp_url: str) -> tuple[subprocess.Popen[st
     proc = subprocess.Popen(
         cli_command(
             command,
-            "--host", "127.0.0.1",
-            "--http-port", str(http_port),
-            "--grpc-port", str(grpc_port),
-            "--model-repository", str(repo),
+            "--host",
+            "127.0.0.1",
+            "--http-port",
+            str(http_port),
+            "--grpc-port",
+            str(grpc_port),
+            "--model-repository",
+            str(repo),
         ),
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
@@ -76,7 +80,7 @@ def _slow_model_series(metrics_url: str, family: str) -> float:
 
 
 def _arrived(metrics_url: str) -> tuple[float, float]:
-    """(requests the server holds, requests it has seen): queued + executing, and those plus done."""
+    """(requests the server holds: queued + executing, requests it has seen: those + done)."""
     pending = _slow_model_series(metrics_url, "nv_inference_pending_request_count")
     done = _slow_model_series(metrics_url, "nv_inference_request_success")
     return pending, pending + done

@@ -10,6 +10,7 @@ it loads the configuration.
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import subprocess
@@ -17,6 +18,7 @@ from pathlib import Path
 
 import pytest
 import yaml
+from sqlalchemy.engine import make_url
 
 from tests.layer.layerlib import DEPLOY, REPO, compose_binary, require_tool
 from tests.support.tls import self_signed
@@ -27,6 +29,8 @@ SECRETS = {
     "POSTGRES_PASSWORD": "test-postgres-password",
     "MINIO_ROOT_PASSWORD": "test-minio-password",
     "GRAFANA_ADMIN_PASSWORD": "test-grafana-password",
+    "MLINFER_SERVICES_API_KEY": "mlk_test-services-api-key-0123456789abcdef0123",
+    "MLINFER_SERVICES_API_KEY_HASH": "sha256:" + "0" * 64,
 }
 PROFILES = ("gpu", "cpu")
 
@@ -99,12 +103,80 @@ def test_services_front_triton_with_explicit_model_control() -> None:
     assert services["mlinfer-grpc"]["command"] == ["grpc"]
 
 
+def test_registry_uses_postgres_and_minio_and_deploys_through_the_gateway() -> None:
+    services = resolved("cpu")["services"]
+    registry = services["mlinfer-registry"]
+    env = registry["environment"]
+    assert registry["command"] == ["registry", "serve"]
+    url = make_url(env["MLINFER_REGISTRY_DATABASE_URL"])
+    postgres = services["postgres"]["environment"]
+    assert (url.drivername, url.host, url.port) == ("postgresql+psycopg", "postgres", 5432)
+    assert (url.username, url.database) == (postgres["POSTGRES_USER"], postgres["POSTGRES_DB"])
+    assert url.password == SECRETS["POSTGRES_PASSWORD"]
+    assert env["MLINFER_REGISTRY_ARTIFACT_STORE"] == "s3"
+    assert env["MLINFER_REGISTRY_S3_ENDPOINT_URL"] == "http://minio:9000"
+    assert env["MLINFER_REGISTRY_S3_SECRET_KEY"] == SECRETS["MINIO_ROOT_PASSWORD"]
+    assert (
+        env["MLINFER_REGISTRY_S3_ACCESS_KEY"] == services["minio"]["environment"]["MINIO_ROOT_USER"]
+    )
+    assert env["MLINFER_REGISTRY_SERVING_URL"] == "http://mlinfer-gateway:8000"
+    # Deploys write where Triton reads: the same host directory, read-write here only.
+    (mount,) = [v for v in registry["volumes"] if v["target"] == "/models"]
+    (triton,) = [v for v in services["triton-cpu"]["volumes"] if v["target"] == "/models"]
+    assert mount["source"] == triton["source"] and not mount.get("read_only")
+    assert env["MLINFER_REGISTRY_SERVING_REPOSITORY"] == "/models"
+    assert set(registry["depends_on"]) == {"postgres", "minio", "mlinfer-gateway"}
+    # The services' key: the registry loads with it, the gateways accept it and read
+    # policies from the registry with it.
+    key = SECRETS["MLINFER_SERVICES_API_KEY"]
+    assert env["MLINFER_REGISTRY_SERVING_API_KEY"] == key
+    for name in ("mlinfer-gateway", "mlinfer-grpc", "mlinfer-registry"):
+        service_env = services[name]["environment"]
+        (spec,) = json.loads(service_env["MLINFER_AUTH_API_KEYS"])
+        assert spec["hash"] == SECRETS["MLINFER_SERVICES_API_KEY_HASH"]
+        assert "models:admin" in spec["scopes"] and "models:read" in spec["scopes"]
+        assert service_env["MLINFER_REGISTRY_URL"] == "http://mlinfer-registry:8080"
+        assert service_env["MLINFER_REGISTRY_API_KEY"] == key
+
+
+@pytest.mark.parametrize("profile", PROFILES)
+def test_exporter_and_autoscaler(profile: str) -> None:
+    services = resolved(profile)["services"]
+    exporters = [n for n in services if n.startswith("mlinfer-exporter")]
+    assert exporters == [f"mlinfer-exporter-{profile}"]
+    exporter = services[exporters[0]]
+    assert "mlinfer-exporter" in exporter["networks"]["default"]["aliases"]
+    collectors = json.loads(exporter["environment"]["MLINFER_EXPORTER_COLLECTORS"])
+    reserves = "deploy" in exporter
+    assert ("nvml" in collectors) == reserves == (profile == "gpu")
+    assert exporter["environment"]["MLINFER_EXPORTER_PORT"] == "9400"
+    autoscaler = services["mlinfer-autoscaler"]["environment"]
+    assert autoscaler["MLINFER_AUTOSCALER_ACTUATOR"] == "triton"
+    assert autoscaler["MLINFER_AUTOSCALER_SERVER_URL"] == "http://triton:8000"
+    assert autoscaler["MLINFER_AUTOSCALER_EXPORTER_URL"] == "http://mlinfer-exporter:9400/metrics"
+    prometheus = yaml.safe_load((DEPLOY / "prometheus" / "prometheus.yml").read_text())
+    targets = {
+        job["job_name"]: target
+        for job in prometheus["scrape_configs"]
+        for config in job["static_configs"]
+        for target in config["targets"]
+    }
+    assert targets["mlinfer-exporter"] == "mlinfer-exporter:9400"
+    assert (
+        targets["mlinfer-autoscaler"]
+        == "mlinfer-autoscaler:" + autoscaler["MLINFER_AUTOSCALER_PORT"]
+    )
+
+
 def test_stack_has_every_part() -> None:
     services = set(resolved("cpu")["services"])
     assert {
         "triton-cpu",
         "mlinfer-gateway",
         "mlinfer-grpc",
+        "mlinfer-registry",
+        "mlinfer-exporter-cpu",
+        "mlinfer-autoscaler",
         "redis",
         "postgres",
         "minio",
@@ -128,7 +200,7 @@ def test_dockerfile_builds_the_package_without_onnxruntime() -> None:
         line for line in dockerfile.splitlines() if "pip " in line and not line.startswith("#")
     ]
     assert installs and all("embedded" not in line and "onnx" not in line for line in installs)
-    assert '-c constraints.txt ".[fast]"' in dockerfile
+    assert '-c constraints.txt ".[fast,registry,gpu-telemetry]"' in dockerfile
     assert 'ENTRYPOINT ["mlinfer"]' in dockerfile
 
 

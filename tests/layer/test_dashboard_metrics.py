@@ -19,11 +19,13 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from prometheus_client import CollectorRegistry, generate_latest
 
+from mlinfer.autoscaler.service import AutoscalerMetrics
 from mlinfer.exporter.readings import DURATION_METRIC, UP_METRIC
 from mlinfer.exporter.readings import METRICS as EXPORTER_METRICS
 from tests.layer.layerlib import find_tool
-from tests.layer.promql import metric_names, used_metric_names
+from tests.layer.promql import DASHBOARDS, dashboard_expressions, metric_names, used_metric_names
 
 # Exported by Triton, not by mlinfer's engine: Triton's DCGM-based GPU metrics on machines
 # with an NVIDIA GPU (the compose gpu profile; Jetson has no DCGM), and its host metrics.
@@ -41,6 +43,19 @@ TRITON_ONLY = {
 # Exported by `mlinfer exporter` (its own process and port): the names its collectors
 # declare (they produce a series only where their source exists, NVML or tegrastats).
 EXPORTER = set(EXPORTER_METRICS) | {UP_METRIC, DURATION_METRIC}
+
+
+def _autoscaler_names() -> set[str]:
+    """What `mlinfer autoscaler` exposes on its own port: its metrics, with one sample each."""
+    registry = CollectorRegistry()
+    metrics = AutoscalerMetrics(registry)
+    metrics.desired.labels("m").set(1)
+    metrics.current.labels("m").set(1)
+    metrics.decisions.labels("m", "up", "queue").inc()
+    metrics.failures.labels("scale").inc()
+    return exposition_names(generate_latest(registry).decode())
+
+
 # Made by Prometheus itself for every scrape target.
 PROMETHEUS = {"up": "Prometheus: 1 when the last scrape of a target succeeded"}
 
@@ -207,7 +222,7 @@ def test_dashboards_and_alerts_use_exported_metrics(exported: set[str]) -> None:
     used = used_metric_names()
     assert "nv_inference_request_success" in used  # the extraction found the queries
     assert "nv_inference_request_success" in exported  # and the server its metrics
-    allowed = exported | set(TRITON_ONLY) | EXPORTER | set(PROMETHEUS)
+    allowed = exported | set(TRITON_ONLY) | EXPORTER | _autoscaler_names() | set(PROMETHEUS)
     unknown = {name: sorted(where) for name, where in used.items() if name not in allowed}
     assert not unknown, "metrics nobody exports:\n" + "\n".join(
         f"  {name}: {where}" for name, where in sorted(unknown.items())
@@ -221,3 +236,55 @@ def test_allowlists_are_in_use(exported: set[str]) -> None:
         assert name in used, f"{name} is allowlisted but unused: drop it from the list"
     stale = [name for name in TRITON_ONLY if name in exported]
     assert not stale, f"mlinfer exports {stale} now: drop them from the lists"
+
+
+GPU_ONLY = [name for name, why in TRITON_ONLY.items() if "GPU" in why]
+
+
+def test_dashboard_descriptions_name_the_gpu_only_triton_series() -> None:
+    """An operator on Jetson reads why a panel is empty: every dashboard's description lists
+    Triton's GPU-only series, and every panel that queries one says where it comes from."""
+    assert GPU_ONLY
+    for path in sorted(DASHBOARDS.glob("*.json")):
+        dashboard = json.loads(path.read_text())
+        missing = [name for name in GPU_ONLY if name not in dashboard["description"]]
+        assert not missing, f"{path.name}: description does not name {missing}"
+        for panel in dashboard["panels"]:
+            queried = {n for t in panel.get("targets", []) for n in metric_names(t["expr"])}
+            for name in sorted(queried & set(GPU_ONLY)):
+                description = panel.get("description", "")
+                assert name in description and "Jetson" in description, (
+                    f"{path.name}: panel {panel['title']!r} queries {name} without saying "
+                    "that Triton has it only with a GPU (and where it comes from on Jetson)"
+                )
+
+
+# Series that two jobs report for one device (Triton and mlinfer exporter on a GPU host).
+_SUMMED = re.compile(r"\bsum\s+by\s*\(([^)]*)\)\s*\((?:rate|increase|irate)?\(?\s*(\w+)")
+
+
+def summed_across_sources(expr: str) -> list[str]:
+    """GPU-only series that an expression adds up over jobs: `sum by (labels)` whose labels
+    keep neither job nor instance (the same GPU from two sources would count twice)."""
+    found = []
+    for labels, metric in _SUMMED.findall(expr):
+        kept = {label.strip() for label in labels.split(",")}
+        if metric in GPU_ONLY and not kept & {"job", "instance"}:
+            found.append(metric)
+    return found
+
+
+def test_summed_across_sources_detects_a_double_count() -> None:
+    assert summed_across_sources('sum by (gpu_uuid) (nv_gpu_memory_used_bytes{job=~"$job"})')
+    assert summed_across_sources("sum by (gpu_uuid) (rate(nv_energy_consumption[5m]))")
+    assert not summed_across_sources("max by (gpu_uuid) (nv_gpu_memory_used_bytes)")
+    assert not summed_across_sources("sum by (job, gpu_uuid) (nv_gpu_memory_used_bytes)")
+    assert not summed_across_sources("sum by (model) (rate(nv_inference_count[5m]))")
+
+
+def test_gpu_series_are_never_added_across_sources() -> None:
+    doubled = {
+        f"{where}: {expr}": summed_across_sources(expr) for where, expr in dashboard_expressions()
+    }
+    doubled = {where: names for where, names in doubled.items() if names}
+    assert not doubled, f"GPU series added over Triton and the exporter: {doubled}"

@@ -87,4 +87,4 @@ def test_database_lives_on_the_data_partition() -> None:
     tmpfiles = render(LAYER / "recipes-mlinfer/mlinfer/files/mlinfer-tmpfiles.conf.in", {})
     assert re.search(r"^d /data/postgresql\s+0700 postgres postgres -$", tmpfiles, re.M)
     files = recipe("mlinfer").words_by_var("FILES")["FILES:mlinfer-data"]
-    assert "${systemd_system_unitdir}/postgresql.service.d" in files
+    assert "${systemd_system_unitdir}/postgresql.service.d/mlinfer-data.conf" in files

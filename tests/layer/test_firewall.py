@@ -27,9 +27,10 @@ LAYOUT = {
     if a.flag is None
 }
 # Loopback-only or internal: Triton HTTP/gRPC, the gRPC service (behind nginx), Redis,
-# PostgreSQL, nginx's own health port.
+# PostgreSQL, nginx's own health port, the registry's admin API.
 INTERNAL = {
     int(LAYOUT["MLINFER_GRPC_PORT"]),
+    int(LAYOUT["MLINFER_REGISTRY_PORT"]),
     int(LAYOUT["MLINFER_TRITON_HTTP_PORT"]),
     int(LAYOUT["MLINFER_TRITON_GRPC_PORT"]),
     6379,
@@ -123,7 +124,10 @@ def test_metrics_ports_are_what_a_central_prometheus_scrapes(tmp_path: Path) -> 
         for target in config["targets"]
     }
     assert metrics == scraped
-    assert metrics == {int(LAYOUT["MLINFER_HTTP_PORT"]), int(LAYOUT["MLINFER_TRITON_METRICS_PORT"])}
+    assert metrics == {
+        int(LAYOUT[f"MLINFER_{name}_PORT"])
+        for name in ("HTTP", "TRITON_METRICS", "EXPORTER", "AUTOSCALER")
+    }
     assert not metrics & INTERNAL
 
 

@@ -29,6 +29,7 @@ from tests.layer.layerlib import (
     recipe,
     unit_templates,
     unit_values,
+    words_of,
 )
 from tests.layer.test_overrides import distro_overrides
 
@@ -164,9 +165,13 @@ def service_templates() -> list[Path]:
 
 
 def test_one_unit_per_service() -> None:
-    """MLINFER_SERVICES, the unit templates in SRC_URI and SYSTEMD_SERVICE agree."""
+    """MLINFER_SERVICES, the unit templates in SRC_URI and the SYSTEMD_SERVICE lists agree:
+    each service's unit is enabled by exactly one package, the one whose FILES ship it."""
     r = recipe("mlinfer")
     services = (r.value("MLINFER_SERVICES") or "").split()
+    split = (r.value("MLINFER_SPLIT_SERVICES") or "").split()
+    assert {"gateway", "grpc", "registry", "exporter", "autoscaler"} <= set(services)
+    assert set(split) <= set(services)
     templates = sorted(
         n for n in r.src_uri_files() if n.endswith(".service.in") and n not in HELPER_UNITS
     )
@@ -174,18 +179,55 @@ def test_one_unit_per_service() -> None:
     systemd = r.value("SYSTEMD_SERVICE:${PN}") or ""
     assert "MLINFER_SERVICES" in systemd  # generated from the list, one unit per service
     assert "mlinfer-secrets.service" in systemd
+    packages = r.value("SYSTEMD_PACKAGES") or ""
+    assert "MLINFER_SPLIT_SERVICES" in packages
+    files = r.words_by_var("FILES")
+    for name in split:
+        unit = f"mlinfer-{name}.service"
+        assert r.value(f"SYSTEMD_SERVICE:${{PN}}-{name}") == unit
+        assert f"${{systemd_system_unitdir}}/{unit}" in files[f"FILES:mlinfer-{name}"]
+        assert f"mlinfer-{name}" in r.words("PACKAGE_BEFORE_PN"), "split before ${PN}"
+        assert f"{name}.env.in" in r.src_uri_files()
+        assert f"${{sysconfdir}}/mlinfer/{name}.env" in files[f"FILES:mlinfer-{name}"]
+        assert r.value(f"CONFFILES:${{PN}}-{name}") == f"${{sysconfdir}}/mlinfer/{name}.env"
+
+
+def test_service_packages_carry_their_extras() -> None:
+    """mlinfer-registry depends on pyproject's `registry` extra, mlinfer-exporter on
+    `gpu-telemetry` (without nvidia-ml-py: Jetson has no NVML), one OE package each."""
+    r = recipe("mlinfer")
+    rdepends = r.words_by_var("RDEPENDS")
+    extras = PYPROJECT["project"]["optional-dependencies"]
+    for package, extra, left_out in [
+        ("mlinfer-registry", "registry", set()),
+        ("mlinfer-exporter", "gpu-telemetry", {"python3-nvidia-ml-py"}),
+    ]:
+        needed = {oe_name(Requirement(dep).name) for dep in extras[extra]} - left_out
+        assert needed, extra
+        missing = needed - set(rdepends[f"RDEPENDS:{package}"])
+        assert not missing, f"{extra} extra missing from RDEPENDS:{package}: {sorted(missing)}"
+        assert "mlinfer" in rdepends[f"RDEPENDS:{package}"]
+    assert "libpq" in recipe("python3-psycopg").words("RDEPENDS")
+    boto3 = set(recipe("python3-boto3").words("RDEPENDS"))
+    assert {"python3-botocore", "python3-s3transfer"} <= boto3
 
 
 def test_first_boot_secret_unit() -> None:
     text = (LAYER / "recipes-mlinfer/mlinfer/files/mlinfer-secrets.service.in").read_text()
     assert unit_values(text, "Type") == ["oneshot"]
-    assert unit_values(text, "ConditionPathExists") == ["!@SYSCONFDIR@/mlinfer/secrets.env"]
+    # Every boot, not only the first: the script adds what an update brings and keeps the rest.
+    assert not unit_values(text, "ConditionPathExists")
+    assert unit_values(text, "ExecStart") == [
+        "@SBINDIR@/mlinfer-secrets-setup @SYSCONFDIR@/mlinfer/secrets.env"
+    ]
     assert unit_values(text, "UMask") == ["0077"]
     assert unit_values(text, "ReadWritePaths") == ["@SYSCONFDIR@/mlinfer"]
+    before = set(words_of(unit_values(text, "Before")))
     for template in service_templates():
-        if template.name.startswith("mlinfer-"):
+        if template.name.startswith("mlinfer-") and template.name != "mlinfer-exporter.service.in":
             env = unit_values(template.read_text(), "EnvironmentFile")
             assert "-@SYSCONFDIR@/mlinfer/secrets.env" in env, template.name
+            assert template.name.removesuffix(".in") in before, template.name
 
 
 @pytest.mark.parametrize("template", service_templates(), ids=lambda p: p.name)
@@ -210,18 +252,53 @@ def test_unit_template_conventions(template: Path) -> None:
     assert unit_values(text, "WantedBy") == ["multi-user.target"]
 
 
+# What each service's unit orders itself after and wants (Wants=, so a restart of one of
+# them leaves the service running), beyond network-online.target.
+NEEDS = {
+    "mlinfer-gateway.service.in": {
+        "tritonserver.service",
+        "redis.service",
+        "mlinfer-secrets.service",
+    },
+    "mlinfer-grpc.service.in": {
+        "tritonserver.service",
+        "redis.service",
+        "mlinfer-secrets.service",
+    },
+    "mlinfer-registry.service.in": {
+        "postgresql.service",
+        "mlinfer-gateway.service",
+        "mlinfer-secrets.service",
+    },
+    "mlinfer-autoscaler.service.in": {
+        "tritonserver.service",
+        "mlinfer-exporter.service",
+        "mlinfer-secrets.service",
+    },
+    "mlinfer-exporter.service.in": set(),
+}
+
+
 @pytest.mark.parametrize(
     "template",
     [p for p in service_templates() if p.name.startswith("mlinfer-")],
     ids=lambda p: p.name,
 )
-def test_mlinfer_units_front_triton_and_redis(template: Path) -> None:
+def test_mlinfer_units_order_after_what_they_use(template: Path) -> None:
     text = template.read_text()
+    assert template.name in NEEDS, f"{template.name}: add what it needs to NEEDS"
     for key in ("After", "Wants"):
-        names = " ".join(unit_values(text, key)).split()
-        assert {"tritonserver.service", "redis.service", "mlinfer-secrets.service"} <= set(names)
+        names = set(words_of(unit_values(text, key)))
+        assert NEEDS[template.name] | {"network-online.target"} <= names, key
+    assert not unit_values(text, "Requires")
     assert unit_values(text, "EnvironmentFile")[0] == "-@SYSCONFDIR@/mlinfer/mlinfer.env"
-    assert unit_values(text, "ReadWritePaths") == ["-@MLINFER_DATADIR@"]
+    name = template.name.removeprefix("mlinfer-").removesuffix(".service.in")
+    if name not in ("gateway", "grpc"):
+        assert f"-@SYSCONFDIR@/mlinfer/{name}.env" in unit_values(text, "EnvironmentFile")
+    if name in ("gateway", "grpc", "registry"):  # they write below the data partition
+        assert unit_values(text, "ReadWritePaths") == ["-@MLINFER_DATADIR@"]
+    else:
+        assert not unit_values(text, "ReadWritePaths")
 
 
 def test_templates_only_use_placeholders_the_renderer_knows() -> None:
@@ -258,10 +335,11 @@ def test_mlinfer_reaches_triton_on_its_grpc_port() -> None:
 def test_triton_bbappends_enable_grpc_and_metrics_for_the_distro_only() -> None:
     server = Recipe.load(LAYER / "recipes-devtools/triton/triton-server_2.22.0.bbappend")
     enabled = server.words_by_var("PACKAGECONFIG")
-    assert set(enabled[f"PACKAGECONFIG:append:{DISTRO_OVERRIDE}"]) == {"gprc", "metrics", "stats"}
+    server_enabled = set(enabled[f"PACKAGECONFIG:append:{DISTRO_OVERRIDE}"])
+    assert server_enabled == {"gprc", "metrics", "stats", "tracing"}
     core = Recipe.load(LAYER / "recipes-devtools/triton/triton-core_2.22.0.bbappend")
     core_enabled = core.words_by_var("PACKAGECONFIG")[f"PACKAGECONFIG:append:{DISTRO_OVERRIDE}"]
-    assert set(core_enabled) == {"stats", "metrics"}
+    assert set(core_enabled) == {"stats", "metrics", "tracing"}
     for r in load_recipes():
         if r.is_append:
             plain = [

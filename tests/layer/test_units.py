@@ -146,7 +146,15 @@ def test_units_pass_systemd_analyze_verify(rendered_units: list[Path]) -> None:
 
 def test_every_service_has_a_unit() -> None:
     names = {t.name.removesuffix(".service.in") for t in unit_templates()}
-    assert {"mlinfer-gateway", "mlinfer-grpc", "mlinfer-secrets", "tritonserver"} <= names
+    assert {
+        "mlinfer-gateway",
+        "mlinfer-grpc",
+        "mlinfer-registry",
+        "mlinfer-exporter",
+        "mlinfer-autoscaler",
+        "mlinfer-secrets",
+        "tritonserver",
+    } <= names
 
 
 @pytest.mark.parametrize(

@@ -6,4 +6,4 @@
 # which no scarthgap layer provides; recipes-support/prometheus-cpp in this
 # layer does. metrics_gpu stays off: it needs DCGM, which Jetson does not have.
 PACKAGECONFIG[metrics] = "-DTRITON_ENABLE_METRICS=ON,-DTRITON_ENABLE_METRICS=OFF,prometheus-cpp"
-PACKAGECONFIG:append:mlinfer-distro = " stats metrics"
+PACKAGECONFIG:append:mlinfer-distro = " stats metrics tracing"

@@ -11,10 +11,13 @@
 #  - metrics: the /metrics HTTP endpoint. The counters themselves live in
 #    triton-core (triton-core_2.22.0.bbappend), which needs prometheus-cpp.
 #  - stats: per-model statistics (the v2 .../stats API); metrics needs it.
+#  - tracing: --trace-file/--trace-level/--trace-rate (tritonserver.service
+#    passes them; without the option tritonserver refuses them). Its own JSON
+#    trace files: OpenTelemetry tracing came to Triton after 2.22.
 #  - metrics_gpu stays off: Triton's GPU metrics come from DCGM, which does
 #    not exist on Jetson.
 # This file is versioned on purpose: a new triton-server recipe must be
 # checked against these knobs (bitbake reports the dangling append).
 PACKAGECONFIG[gprc] = "-DTRITON_ENABLE_GRPC=ON,-DTRITON_ENABLE_GRPC=OFF,grpc grpc-native protobuf protobuf-native"
 PACKAGECONFIG[metrics] = "-DTRITON_ENABLE_METRICS=ON,-DTRITON_ENABLE_METRICS=OFF,prometheus-cpp"
-PACKAGECONFIG:append:mlinfer-distro = " gprc metrics stats"
+PACKAGECONFIG:append:mlinfer-distro = " gprc metrics stats tracing"

@@ -14,16 +14,19 @@ PACKAGE_ARCH = "${MACHINE_ARCH}"
 
 inherit packagegroup
 
-# Later services (registry, autoscaler, exporter) are packaged by the mlinfer
-# recipe, so they need no change here. htop, iotop, tmux and vim are the
+# The services beyond the gateway and the gRPC server (registry, exporter,
+# autoscaler) are packages of the mlinfer recipe. htop, iotop, tmux and vim are the
 # operator's tools the specification lists for the image (meta-oe, oe-core).
 RDEPENDS:${PN} = "\
     htop \
     iotop \
     mlinfer \
+    mlinfer-autoscaler \
     mlinfer-data \
+    mlinfer-exporter \
     mlinfer-firewall \
     mlinfer-optimizer \
+    mlinfer-registry \
     mlinfer-tls \
     nginx \
     postgresql \

@@ -53,3 +53,19 @@ class TritonSettings(BaseSettings):
     url: str | None = Field(
         None, description="host:port of a Triton gRPC endpoint; set to front Triton."
     )
+    # Deadlines on every call to Triton: a frozen or overloaded Triton costs a client at most
+    # this long, then 504 / DEADLINE_EXCEEDED, instead of holding requests for the freeze.
+    infer_timeout_s: float = Field(
+        60.0,
+        gt=0,
+        description="Deadline of an inference proxied to Triton; a client's shorter gRPC "
+        "deadline wins. Past it: 504 / DEADLINE_EXCEEDED.",
+    )
+    control_timeout_s: float = Field(
+        30.0, gt=0, description="Deadline of metadata, config, index and statistics calls."
+    )
+    load_timeout_s: float = Field(
+        600.0,
+        gt=0,
+        description="Deadline of a model load or unload on Triton (engines can take minutes).",
+    )

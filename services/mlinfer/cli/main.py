@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -19,6 +20,7 @@ from mlinfer.settings import Settings, settings_from_names
 def main(argv: Sequence[str] | None = None) -> int:
     parser = _parser()
     args = parser.parse_args(argv)
+    args.argv = list(sys.argv[1:] if argv is None else argv)  # what --workers re-runs
     if not hasattr(args, "run"):
         parser.print_help()
         return 2
@@ -103,6 +105,13 @@ def _server_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--repository-poll-seconds", type=float)
     p.add_argument("--triton", dest="triton_url", help="front a Triton at HOST:PORT (gRPC)")
     p.add_argument("--log-level", help="DEBUG, INFO, WARNING, ...")
+    p.add_argument(
+        "--workers",
+        type=int,
+        dest="workers_count",
+        help="processes sharing the ports, 0 = one per core; needs --triton "
+        "(MLINFER_WORKERS_COUNT)",
+    )
 
 
 def settings_from_args(args: argparse.Namespace) -> Settings:
@@ -116,6 +125,7 @@ def settings_from_args(args: argparse.Namespace) -> Settings:
         "repository_poll_seconds",
         "triton_url",
         "log_level",
+        "workers_count",
     )
     overrides: dict[str, Any] = {
         f: getattr(args, f) for f in fields if getattr(args, f, None) is not None
@@ -130,6 +140,15 @@ def _run_serve(args: argparse.Namespace) -> int:
         print(f"mlinfer: invalid configuration: {exc}", file=sys.stderr)
         return 2
     configure_logging(settings.log_level, settings.log_format)
+    workers = settings.workers.resolved_count(os.cpu_count())
+    if workers > 1:
+        from mlinfer.cli.workers import refusal, serve_workers
+
+        problem = refusal(settings, workers)
+        if problem:
+            print(f"mlinfer: {problem}", file=sys.stderr)
+            return 2
+        return serve_workers(args.argv, settings, workers, rest=args.rest, grpc=args.grpc)
     try:
         import uvloop
 
@@ -150,15 +169,29 @@ async def _serve(settings: Settings, *, rest: bool, grpc: bool) -> int:
     server.stop_on_signals()
     endpoints = await server.start()
     lines = [f"mlinfer ready ({server.backend.name} engine, {await _ready_summary(server)})"]
+    scheme = "https" if settings.tls.cert_file else "http"
+    admin = (
+        f"{scheme}://{endpoints.http}/admin" if endpoints.http and settings.admin.enabled else None
+    )
     if endpoints.http:
         lines += [
-            f"  REST     http://{endpoints.http}/v2   docs: http://{endpoints.http}/docs",
-            f"  metrics  http://{endpoints.http}/metrics",
+            f"  REST     {scheme}://{endpoints.http}/v2   docs: {scheme}://{endpoints.http}/docs",
+            f"  metrics  {scheme}://{endpoints.http}/metrics",
         ]
+    if admin:
+        lines.append(f"  admin    {admin}")
     if endpoints.grpc:
         lines.append(f"  gRPC     {endpoints.grpc}")
+    registry = server.registry_server.url if server.registry_server is not None else None
+    if registry:
+        lines.append(f"  registry {registry}/v1   docs: {registry}/docs")
     print_banner(
-        lines, settings.log_format, rest=endpoints.http, grpc=endpoints.grpc or None
+        lines,
+        settings.log_format,
+        rest=endpoints.http,
+        grpc=endpoints.grpc or None,
+        admin=admin,
+        registry=registry,
     )
     try:
         await server.wait()

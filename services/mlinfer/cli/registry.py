@@ -17,7 +17,7 @@ DEFAULT_URL = "http://127.0.0.1:8080"
 
 def add_parser(subparsers: Any) -> None:
     registry = subparsers.add_parser(
-        "registry", help="model registry: push, deploy, split, canary, rollback, gc"
+        "registry", help="model registry: push, deploy, split, canary, rollback, gc, fleet"
     )
     registry.set_defaults(run=lambda _a: (registry.print_help(), 2)[1])
     sub = registry.add_subparsers(title="registry commands")
@@ -30,8 +30,13 @@ def add_parser(subparsers: Any) -> None:
     serve.add_argument("--serving-repository", type=Path, help="that server's model repository")
     serve.set_defaults(run=_run_serve)
 
-    def command(name: str, helptext: str, handler: Callable[[Any, argparse.Namespace], Any]) -> Any:
-        cmd = sub.add_parser(name, help=helptext)
+    def command(
+        name: str,
+        helptext: str,
+        handler: Callable[[Any, argparse.Namespace], Any],
+        parent: Any = None,
+    ) -> Any:
+        cmd = (parent or sub).add_parser(name, help=helptext)
         cmd.add_argument(
             "--url",
             default=os.environ.get("MLINFER_REGISTRY_URL", DEFAULT_URL),
@@ -103,6 +108,10 @@ def add_parser(subparsers: Any) -> None:
     audit = command("audit", "the audit log", _audit)
     audit.add_argument("--model")
     audit.add_argument("--limit", type=int, default=50)
+
+    from mlinfer.cli import registry_fleet  # imports this module's client helpers
+
+    registry_fleet.add_commands(sub, command)
 
 
 # -- the service --------------------------------------------------------------------------
@@ -351,10 +360,25 @@ def _status(client: Any, args: argparse.Namespace) -> Any:
                 f"  {arm:<8} {s['requests']:>9} {s['errors']:>7} {s['p50_ms']:>8} "
                 f"{s['p95_ms']:>8} {s['p99_ms']:>8}"
             )
+        lines.extend(_class_lines(report.get("arms", {})))
     for d in result.get("deployments", [])[:3]:
         reason = f" ({d['reason']})" if d["reason"] else ""
         lines.append(f"deploy #{d['id']} version {d['version']}: {d['state']}{reason}")
     return "\n".join(lines)
+
+
+def _class_lines(arms: dict[str, Any], top: int = 10) -> list[str]:
+    """Per arm, each predicted class's share of that arm's predictions (classifiers only)."""
+    if not any(s.get("classes") for s in arms.values()):
+        return []
+    lines = ["  predicted classes (share of the arm's predictions):"]
+    for arm, s in arms.items():
+        classes = s.get("classes") or {}
+        total = sum(classes.values())
+        shown = " ".join(f"{c} {n / total:.1%}" for c, n in list(classes.items())[:top])
+        more = f" (+{len(classes) - top} more)" if len(classes) > top else ""
+        lines.append(f"  {arm:<8} {shown or '-'}{more}")
+    return lines
 
 
 def _gc(client: Any, args: argparse.Namespace) -> Any:

@@ -181,6 +181,69 @@ def check_supported(config: mc.ModelConfig) -> None:
         )
 
 
+def validate_config(config: mc.ModelConfig) -> None:
+    """Refuse what Triton's config validation refuses (an invalid_argument load error).
+
+    These hold for every engine, for config.pbtxt and for a load's ``config`` override alike;
+    a refused config never replaces the one serving. Messages follow Triton's wording (what
+    Triton 2.51 refuses was checked against it; it takes any instance count, a count below 1
+    being one instance). Two inputs or outputs of one name are refused as well: Triton loads
+    them, but which tensor such a name means is undefined.
+    """
+    name = config.name
+    if config.max_batch_size < 0:
+        raise ModelLoadError(f"'max_batch_size' must be non-negative value for {name}")
+    for kind, tensors in (("input", config.input), ("output", config.output)):
+        seen: set[str] = set()
+        for t in tensors:
+            if not t.name:
+                raise ModelLoadError(f"model {kind} must specify 'name' for {name}")
+            if t.name in seen:
+                raise ModelLoadError(
+                    f"model {kind} '{t.name}' is specified more than once in {name}"
+                )
+            seen.add(t.name)
+            if t.data_type == mc.TYPE_INVALID:
+                raise ModelLoadError(f"model {kind} '{t.name}' must specify 'data_type' for {name}")
+            shapes = [list(t.dims)] + ([list(t.reshape.shape)] if t.HasField("reshape") else [])
+            if any(d < 1 and d != -1 for shape in shapes for d in shape):
+                raise ModelLoadError(
+                    f"model {kind} '{t.name}' dimension must be integer >= 1, or -1 to indicate "
+                    f"a variable-size dimension for {name}"
+                )
+    for warmup in config.model_warmup:
+        if config.max_batch_size > 0 and warmup.batch_size > config.max_batch_size:
+            raise ModelLoadError(
+                f"failed to run warmup sample '{warmup.name}': batch size {warmup.batch_size} "
+                f"for '{name}', max allowed is {config.max_batch_size}"
+            )
+    if config.HasField("dynamic_batching"):
+        _validate_dynamic_batching(config)
+
+
+def _validate_dynamic_batching(config: mc.ModelConfig) -> None:
+    name, batching = config.name, config.dynamic_batching
+    for size in batching.preferred_batch_size:
+        if size <= 0:
+            raise ModelLoadError(f"dynamic batching preferred size must be positive for {name}")
+        if size > config.max_batch_size:
+            raise ModelLoadError(
+                f"dynamic batching preferred size must be <= max batch size for {name}"
+            )
+    levels = batching.priority_levels
+    if levels:
+        if not 1 <= batching.default_priority_level <= levels:
+            raise ModelLoadError(
+                f"default priority level must be in range [1, {levels}] for {name}"
+            )
+        for level in batching.priority_queue_policy:
+            if not 1 <= level <= levels:
+                raise ModelLoadError(
+                    f"priority queue policy must have priority level in range [1, {levels}] "
+                    f"for {name}"
+                )
+
+
 _WITH_DEFAULTS: dict[str, Any] = (
     {"always_print_fields_with_no_presence": True}
     if "always_print_fields_with_no_presence"

@@ -17,6 +17,7 @@ from mlinfer.core.errors import ModelLoadError
 
 T = TypeVar("T")
 CACHE_PARAMETER = "response_cache"
+SEQUENCE_PARAMETER = "max_sequence_length"
 _TRUE = frozenset({"true", "1", "yes", "on"})
 _FALSE = frozenset({"false", "0", "no", "off", ""})
 
@@ -27,6 +28,7 @@ class TensorSpec:
     datatype: str
     dims: tuple[int, ...]  # as configured, without the batch dimension
     labels: tuple[str, ...] = ()
+    reshape: tuple[int, ...] | None = None  # config ``reshape``: the shape the model is fed
 
 
 @dataclass(frozen=True)
@@ -38,6 +40,9 @@ class ModelSpec:
     outputs: tuple[TensorSpec, ...]
     config: mc.ModelConfig = field(compare=False)
     response_cache: bool = False  # decided at load: see response_cache_enabled
+    # Declared limit (parameter ``max_sequence_length``) on every variable-size (-1) input
+    # dimension: past it the model's position table runs out. 0 = none declared.
+    max_sequence_length: int = 0
     # Values concerns derive from this loaded version (an image pipeline, ...): built once,
     # dropped with the version, never keyed by anything that outlives it.
     _derived: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
@@ -75,6 +80,7 @@ def spec_from_config(
             datatypes.BY_CONFIG[t.data_type].name,
             tuple(int(d) for d in t.dims),
             tuple(labels.get(t.name, ())) if with_labels else (),
+            tuple(int(d) for d in t.reshape.shape) if t.HasField("reshape") else None,
         )
 
     platform = config.platform or (
@@ -88,7 +94,21 @@ def spec_from_config(
         outputs=tuple(tensor(t, True) for t in config.output),
         config=config,
         response_cache=response_cache_enabled(config),
+        max_sequence_length=declared_max_sequence_length(config),
     )
+
+
+def declared_max_sequence_length(config: mc.ModelConfig) -> int:
+    """The ``max_sequence_length`` parameter (0 when absent); malformed is a load error."""
+    if SEQUENCE_PARAMETER not in config.parameters:
+        return 0
+    raw = str(config.parameters[SEQUENCE_PARAMETER].string_value).strip()
+    if not raw.isascii() or not raw.isdigit() or int(raw) < 1:
+        raise ModelLoadError(
+            f"model '{config.name}': parameter '{SEQUENCE_PARAMETER}' must be a positive "
+            f"integer, got '{raw}'"
+        )
+    return int(raw)
 
 
 def response_cache_enabled(config: mc.ModelConfig) -> bool:

@@ -7,9 +7,13 @@ from pathlib import Path
 
 from tritonclient.grpc import model_config_pb2 as mc
 
-from mlinfer.core.errors import ModelLoadError, ModelNotFoundError
+from mlinfer.core.errors import InvalidInputError, ModelLoadError, ModelNotFoundError
 from mlinfer.core.model_config import model_filename, read_config
 from mlinfer.core.parameters import ascii_digits
+
+# A model is a directory of the repository: its name is one path component, and file systems
+# (ext4, XFS, tmpfs) take at most 255 bytes per component.
+MAX_NAME_BYTES = 255
 
 
 @dataclass(frozen=True)
@@ -35,13 +39,29 @@ class ModelRepository:
         )
 
     def model_dir(self, name: str) -> Path:
+        """The model's directory; NOT_FOUND for a name the repository does not hold."""
+        check_model_name(name)
         # Names come from clients: never let one escape the repository.
-        if not name or "/" in name or "\\" in name or name in (".", ".."):
+        if not name or "/" in name or "\\" in name or "\0" in name or name in (".", ".."):
             raise ModelNotFoundError(f"Request for unknown model: '{name}' is not found")
         path = self.root / name
-        if not path.is_dir():
+        try:
+            found = path.is_dir()
+        except OSError as exc:  # e.g. a component the file system refuses
+            raise ModelNotFoundError(
+                f"Request for unknown model: '{name}' is not found ({exc.strerror})"
+            ) from None
+        if not found:
             raise ModelNotFoundError(f"Request for unknown model: '{name}' is not found")
         return path
+
+    def holds(self, name: str) -> bool:
+        """Whether ``name`` is a model directory of the repository (never raises for names)."""
+        try:
+            self.model_dir(name)
+        except (ModelNotFoundError, InvalidInputError):
+            return False
+        return True
 
     def fingerprint(self, name: str) -> tuple[tuple[str, int, int], ...]:
         """Changes whenever a file of the model changes; poll mode compares these."""
@@ -53,9 +73,12 @@ class ModelRepository:
                 entries.append((str(path.relative_to(directory)), stat.st_mtime_ns, stat.st_size))
         return tuple(entries)
 
-    def read(self, name: str) -> ModelSource:
+    def read(self, name: str, config: mc.ModelConfig | None = None) -> ModelSource:
+        """The model's files as ``config`` (default: its config.pbtxt) selects them: a load's
+        config override chooses versions and labels as the file would."""
         directory = self.model_dir(name)
-        config = read_config(directory)
+        if config is None:
+            config = read_config(directory)
         available = self._available_versions(directory, config)
         chosen = select_versions(config, sorted(available))
         labels = {
@@ -80,6 +103,16 @@ class ModelRepository:
         if not path.is_file():
             raise ModelLoadError(f"label file '{filename}' of model '{directory.name}' not found")
         return [line.strip() for line in path.read_text().splitlines() if line.strip()]
+
+
+def check_model_name(name: str) -> None:
+    """A name no repository can hold is the client's error, said before any file is touched."""
+    size = len(name.encode("utf-8", "surrogatepass"))
+    if size > MAX_NAME_BYTES:
+        raise InvalidInputError(
+            f"model name is {size} bytes long: a model name is at most {MAX_NAME_BYTES} bytes "
+            "(it names a directory of the model repository)"
+        )
 
 
 def select_versions(config: mc.ModelConfig, available: list[int]) -> list[int]:

@@ -41,6 +41,9 @@ class InferRequest:
     parameters: Parameters = field(default_factory=dict)
     priority: int = 0  # 0 = model default; 1 is the highest priority (Triton semantics)
     timeout_us: int = 0  # 0 = the model's default queue timeout
+    # When the client stops waiting (``time.monotonic()``; its gRPC deadline), None = never:
+    # a backend that waits on a peer waits no longer than this.
+    deadline: float | None = None
     # W3C trace context headers, forwarded to the backend.
     trace_headers: dict[str, str] = field(default_factory=dict)
     # What a traffic policy's sticky key may name: request headers / gRPC metadata

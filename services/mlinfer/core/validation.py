@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 
 from mlinfer.core.errors import InvalidInputError
@@ -49,8 +50,36 @@ def validate_request(spec: ModelSpec, request: InferRequest) -> int:
                 f"unexpected shape for input '{tensor.name}' for model '{model}'. Expected "
                 f"{_fmt(spec.full_shape(expected))}, got {_fmt(tensor.shape)}"
             )
+        _check_declared_limits(spec, expected, tensor.shape, dims)
     _check_outputs(spec, request)
     return batch_size or 1
+
+
+def _check_declared_limits(
+    spec: ModelSpec, expected: TensorSpec, shape: Sequence[int], dims: Sequence[int]
+) -> None:
+    """What the config declares beyond dims: a shape the model cannot take is the client's
+    error, said before the engine fails on it (ONNX Runtime's broadcast error is a 500)."""
+    name, model = expected.name, spec.name
+    limit = spec.max_sequence_length
+    offset = len(shape) - len(dims)  # 1 when the batch dimension was split off
+    if limit:
+        for i, (want, got) in enumerate(zip(expected.dims, dims, strict=True)):
+            if want == -1 and got > limit:
+                raise InvalidInputError(
+                    f"input '{name}' for model '{model}' has {got} elements in dimension "
+                    f"{i + offset} (shape {_fmt(shape)}), more than the model's "
+                    f"max_sequence_length {limit}"
+                )
+    if expected.reshape is not None and 0 not in expected.reshape:
+        fixed = math.prod(d for d in expected.reshape if d != -1)
+        count = math.prod(dims)
+        fits = count % fixed == 0 if -1 in expected.reshape else count == fixed
+        if not fits:
+            raise InvalidInputError(
+                f"input '{name}' for model '{model}' has shape {_fmt(shape)}: its "
+                f"{count} elements per batch item cannot be reshaped to {_fmt(expected.reshape)}"
+            )
 
 
 def _check_input_names(spec: ModelSpec, request: InferRequest) -> None:

@@ -32,10 +32,13 @@ from mlinfer.core.stats import ModelMetricsSnapshot
 from mlinfer.core.types import InferRequest, InferResponse, ModelIndexEntry
 from mlinfer.core.validation import validate_request
 from mlinfer.observability.tracing import inject_headers, record_span
+from mlinfer.registry.classes import predicted_classes
 from mlinfer.registry.traffic import TrafficRouter
 
 # (model, version that served or "", outcome: success | failure | client_error, seconds)
 ResultObserver = Callable[[str, str, str, float], None]
+# (model, version that served, the class each batch item predicted): classifiers only
+ClassObserver = Callable[[str, str, list[str]], None]
 
 SERVER_NAME = "mlinfer"
 EXTENSIONS = (
@@ -60,10 +63,12 @@ class DataPlane:
         tracer: trace.Tracer | None = None,
         traffic: TrafficRouter | None = None,
         on_result: ResultObserver | None = None,
+        on_classes: ClassObserver | None = None,
     ) -> None:
         self.backend = backend
         self._traffic = traffic
         self._on_result = on_result
+        self._on_classes = on_classes
         self.admission = admission or AdmissionController(0, 0, 0.0)
         self._cache = cache
         self._tracer = tracer or trace.NoOpTracer()
@@ -161,6 +166,7 @@ class DataPlane:
                 cached = await self._lookup(request, version)
                 span.set_attribute("mlinfer.cache_hit", cached is not None)
                 if cached is not None:
+                    self._count_classes(spec, request, cached)
                     return cached
             async with self.admission.admit(request.priority) as waited_s:
                 if waited_s:
@@ -176,7 +182,16 @@ class DataPlane:
             if use_cache:
                 assert self._cache is not None
                 await self._cache.store(request, version, response)
+            self._count_classes(spec, request, response)
             return response
+
+    def _count_classes(
+        self, spec: ModelSpec, request: InferRequest, response: InferResponse
+    ) -> None:
+        if self._on_classes is not None:
+            classes = predicted_classes(spec, request, response)
+            if classes:
+                self._on_classes(request.model_name, response.model_version, classes)
 
     async def _lookup(self, request: InferRequest, version: str) -> InferResponse | None:
         assert self._cache is not None

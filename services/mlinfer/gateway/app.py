@@ -14,11 +14,13 @@ from mlinfer.auth.guard import AccessGuard
 from mlinfer.core.errors import MLInferError
 from mlinfer.dataplane import DataPlane
 from mlinfer.gateway import openapi_document
+from mlinfer.gateway.body_deadline import BodyDeadlineMiddleware
 from mlinfer.gateway.errors import (
     handle_http_exception,
     handle_mlinfer_error,
     handle_validation_error,
 )
+from mlinfer.gateway.fast_infer import FastInferMiddleware
 from mlinfer.gateway.middleware import GatewayMiddleware, LastResortMiddleware
 from mlinfer.gateway.routes_admin import AdminRoutes
 from mlinfer.gateway.routes_image import ImageRoutes
@@ -49,7 +51,10 @@ def create_app(
         openapi_url=openapi_document.OPENAPI_PATH if settings.auth.open_docs else None,
     )
     policy = RequestPolicy.from_settings(guard, settings)
-    app.add_middleware(LastResortMiddleware)  # added first: innermost
+    v2 = V2Routes(dataplane, settings, tracer, policy)
+    app.add_middleware(FastInferMiddleware, call=v2.infer_call)  # innermost: policy applies
+    app.add_middleware(LastResortMiddleware)
+    app.add_middleware(BodyDeadlineMiddleware, seconds=settings.request_body_timeout_s)
     if settings.cors_allow_origins:
         app.add_middleware(
             CORSMiddleware,
@@ -62,7 +67,7 @@ def create_app(
     app.add_exception_handler(MLInferError, handle_mlinfer_error)
     app.add_exception_handler(RequestValidationError, handle_validation_error)
     app.add_exception_handler(HTTPException, handle_http_exception)
-    app.include_router(V2Routes(dataplane, settings, tracer, policy).router())
+    app.include_router(v2.router())
     app.include_router(ImageRoutes(dataplane, settings, policy).router())
     app.include_router(SimpleRoutes(dataplane, settings, registry, policy).router())
     app.include_router(AdminRoutes(dataplane, settings, policy).router())

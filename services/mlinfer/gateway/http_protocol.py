@@ -3,7 +3,8 @@
 uvicorn answers a request its parser rejects (bad request line, header or framing) itself,
 before any ASGI app runs, with a plain-text ``Invalid HTTP request received.``. The two
 protocol classes below change only that answer: the same 400 and closed connection, with
-``{"error": ...}`` as every other error of the API has.
+``{"error": ...}`` as every other error of the API has. The httptools one also writes each
+response in one write (:mod:`mlinfer.gateway.one_write`).
 """
 
 from __future__ import annotations
@@ -14,6 +15,8 @@ from typing import Any, Protocol
 
 import orjson
 from uvicorn.protocols.http.h11_impl import H11Protocol
+
+from mlinfer.gateway.one_write import join_head_and_body
 
 
 class _Transporting(Protocol):
@@ -48,6 +51,10 @@ def _httptools_protocol() -> type[asyncio.Protocol] | None:
     class JsonErrorHttpToolsProtocol(HttpToolsProtocol):
         def send_400_response(self, msg: str) -> None:
             _send_json_400(self, msg)
+
+        def _start_asgi_task(self, cycle: Any, app: Any) -> None:
+            join_head_and_body(cycle)  # one write per response
+            super()._start_asgi_task(cycle, app)
 
     return JsonErrorHttpToolsProtocol
 

@@ -25,6 +25,7 @@ ERROR_DESCRIPTIONS: dict[int, str] = {
     401: "Missing, malformed or rejected credentials (authentication required).",
     403: "The credentials lack the scope or model this call needs.",
     404: "Unknown model or version.",
+    408: "The body did not arrive within MLINFER_REQUEST_BODY_TIMEOUT_S; the connection closes.",
     413: "The body exceeds the configured size limit.",
     429: "Rate limit exceeded; Retry-After says when to come back.",
     503: "Overloaded, model loading or unloading, or the backend unavailable; retry later.",
@@ -35,7 +36,7 @@ _ERROR_REF = "#/components/schemas/ErrorBody"
 AUTH = (401, 403, 429)  # every route that checks credentials (rate limits apply there too)
 BACKEND = (503,)  # routes asking the backend (a Triton backend may be unreachable)
 MODEL = (404, 503)  # routes naming a model or version (503: loading, unloading)
-BODY = (413,)  # routes that read a request body
+BODY = (408, 413)  # routes that read a request body
 INFERENCE = (503, 504)  # routes that run the model
 
 

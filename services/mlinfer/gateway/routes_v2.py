@@ -11,19 +11,14 @@ from starlette.responses import Response
 
 from mlinfer.auth.guard import audited
 from mlinfer.auth.identity import Scope
-from mlinfer.core.errors import REQUEST_ID_HEADER, InvalidInputError
+from mlinfer.core.errors import InvalidInputError
 from mlinfer.core.model_config import config_to_json
-from mlinfer.core.parameters import priority_header
 from mlinfer.core.proto_json import message_to_dict
-from mlinfer.core.types import InferRequest
-from mlinfer.dataplane import CACHE_HIT_PARAMETER, DataPlane
+from mlinfer.dataplane import DataPlane
 from mlinfer.gateway.body import read_body
-from mlinfer.gateway.codec import (
-    HEADER_LENGTH,
-    decode_infer_request,
-    encode_infer_response,
-    parse_json,
-)
+from mlinfer.gateway.codec import parse_json
+from mlinfer.gateway.infer_call import HTTP_STATUSES, InferCall
+from mlinfer.gateway.infer_call import version_text as _version
 from mlinfer.gateway.openapi import (
     AUTH,
     BACKEND,
@@ -41,26 +36,10 @@ from mlinfer.gateway.openapi import (
 )
 from mlinfer.gateway.responses import json_response
 from mlinfer.gateway.security import caller
-from mlinfer.observability.tracing import trace_headers
 from mlinfer.settings import Settings
-from mlinfer.transport.access_log import AccessLog, SpanInfo, StatusNames
+from mlinfer.transport.access_log import AccessLog
 from mlinfer.transport.policy import RequestPolicy
 from mlinfer.transport.visibility import visible, visible_statistics
-
-HTTP_STATUSES = StatusNames(
-    ok=200,
-    internal=500,
-    cancelled=499,  # nginx's "client closed request": nobody received an answer
-    error=lambda exc: exc.status.value,
-    span_attribute="http.response.status_code",
-)
-_INFER_ROUTE = "/v2/models/{model}/infer"
-_VERSION_INFER_ROUTE = "/v2/models/{model}/versions/{version}/infer"
-
-
-def _version(version: int | None) -> str:
-    """Versions in REST paths are digits only, as Triton routes them (others are 404)."""
-    return "" if version is None else str(version)
 
 
 def _status(ok: bool, what: str) -> Response:
@@ -68,13 +47,6 @@ def _status(ok: bool, what: str) -> Response:
     if ok:
         return Response(status_code=200)
     return json_response({"error": f"{what} not ready"}, 400)
-
-
-def apply_priority_header(request: InferRequest, header: str | None) -> None:
-    """``X-Priority`` maps to the ``priority`` parameter unless the body sets one."""
-    if header is None or "priority" in request.parameters:
-        return
-    request.priority = priority_header(header)
 
 
 class V2Routes:
@@ -91,7 +63,8 @@ class V2Routes:
         self._tracer = tracer
         self._policy = policy
         self._limit = settings.max_request_bytes
-        self._access = AccessLog.from_settings("http", HTTP_STATUSES, settings)
+        access = AccessLog.from_settings("http", HTTP_STATUSES, settings)
+        self.infer_call = InferCall(dataplane, tracer, policy, access, self._limit)
 
     def router(self) -> APIRouter:
         router = APIRouter(prefix="/v2", tags=["Open Inference Protocol"])
@@ -178,34 +151,8 @@ class V2Routes:
         return json_response(message_to_dict(stats))
 
     async def infer(self, request: Request, model: str, version: int | None = None) -> Response:
-        route = _INFER_ROUTE if version is None else _VERSION_INFER_ROUTE
-        span = SpanInfo(f"POST {route}", {"http.request.method": "POST", "http.route": route})
-        with self._access.entry(
-            self._tracer,
-            span,
-            request.headers,
-            model,
-            _version(version),
-            request.headers.get(REQUEST_ID_HEADER, ""),
-        ) as entry:
-            identity = await self._policy.authorize(caller(request), Scope.INFER, model)
-            entry.identity = identity.subject
-            body = await read_body(request, self._limit)
-            entry.request = infer_request = decode_infer_request(
-                model, _version(version), body, request.headers.get(HEADER_LENGTH)
-            )
-            apply_priority_header(infer_request, request.headers.get("x-priority"))
-            infer_request.trace_headers = trace_headers(request.headers)
-            infer_request.route_headers, infer_request.subject = request.headers, identity.subject
-            entry.response = response = await self._dp.infer(infer_request)
-            payload, header_length = encode_infer_response(response, infer_request)
-            headers = {REQUEST_ID_HEADER: entry.request_id}
-            if header_length is not None:
-                headers[HEADER_LENGTH] = str(header_length)
-            if response.parameters.get(CACHE_HIT_PARAMETER):
-                headers["X-Cache"] = "HIT"
-            media = "application/json" if header_length is None else "application/octet-stream"
-            return Response(payload, media_type=media, headers=headers)
+        answer = await self.infer_call(request, model, version)
+        return Response(answer.body, media_type=answer.media_type, headers=answer.headers)
 
     async def repository_index(self, request: Request) -> Response:
         identity = await self._policy.authorize(caller(request), Scope.MODELS_READ)

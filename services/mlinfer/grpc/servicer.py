@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any, TypeVar
 
@@ -155,6 +156,9 @@ class InferenceServicer(service_pb2_grpc.GRPCInferenceServiceServicer):  # type:
             entry.request = request = grpc_messages.request_from_proto(message)
             request.trace_headers = headers
             request.route_headers, request.subject = _metadata(context), identity.subject
+            remaining = context.time_remaining()  # None: the client set no deadline
+            if remaining is not None:
+                request.deadline = time.monotonic() + remaining
             entry.response = response = await self._dp.infer(request)
             if method == "ModelInfer":
                 context.set_trailing_metadata(((REQUEST_ID_HEADER.lower(), entry.request_id),))

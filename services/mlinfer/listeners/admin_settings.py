@@ -1,7 +1,8 @@
 """What the admin panel is told: :class:`AdminSettings` (environment prefix ``MLINFER_ADMIN_``).
 
 The panel discovers the optional services (model registry, device exporter, autoscaler) by
-these URLs and shows "not configured" for the ones left unset.
+these URLs and shows "not configured" for the ones left unset. The browser reaches them
+through the gateway (this origin): none of them answers cross-origin requests.
 """
 
 from __future__ import annotations
@@ -15,11 +16,17 @@ class AdminSettings(BaseSettings):
 
     enabled: bool = Field(True, description="Serve the admin web panel at /admin.")
     registry_url: str | None = Field(
-        None, description="Model registry API base URL shown in the panel; unset = not configured."
+        None,
+        description="Registry base URL the panel reaches through /admin/api/registry (unset: "
+        "the registry this server hosts or subscribes to, else not configured).",
     )
     exporter_url: str | None = Field(
-        None, description="Device exporter metrics URL shown in the panel; unset = not configured."
+        None,
+        description="Device exporter /metrics URL the panel reads through /admin/api/exporter; "
+        "unset = not configured.",
     )
     autoscaler_url: str | None = Field(
-        None, description="Autoscaler status URL shown in the panel; unset = not configured."
+        None,
+        description="Autoscaler /metrics URL the panel reads through /admin/api/autoscaler; "
+        "unset = not configured.",
     )

@@ -36,6 +36,15 @@ class GatewayMetrics:
             registry=registry,
         )
         self._model_latency_children: dict[tuple[str, str, str], Any] = {}
+        # Classifiers only: the class each response predicted, so an A/B report shows whether
+        # the arms predict alike. Bounded by the model's classes (labels or output width).
+        self.predictions = Counter(
+            "mlinfer_model_predictions",
+            "Predictions of classification models by model, version that served, and class",
+            ["model", "version", "class"],
+            registry=registry,
+        )
+        self._prediction_children: dict[tuple[str, str, str], Any] = {}
         self.admission_queue = Gauge(
             "mlinfer_admission_queue_depth", "Requests waiting for admission", registry=registry
         )
@@ -84,3 +93,12 @@ class GatewayMetrics:
         if child is None:
             child = self._model_latency_children[key] = self.model_latency.labels(*key)
         child.observe(seconds)
+
+    def observe_classes(self, model: str, version: str, classes: list[str]) -> None:
+        """The predicted class of each batch item in ``predictions``."""
+        for name in classes:
+            key = (model, version, name)
+            child = self._prediction_children.get(key)
+            if child is None:
+                child = self._prediction_children[key] = self.predictions.labels(*key)
+            child.inc()

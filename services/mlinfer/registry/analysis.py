@@ -1,8 +1,10 @@
 """Canary analysis, Flagger-style, as pure functions over per-arm counters.
 
 Counters come from the gateways' ``mlinfer_model_request_duration_seconds`` histogram
-(labels model, version, outcome): cumulative bucket counts per arm. A check compares
-what happened since the step began (the difference of two snapshots):
+(labels model, version, outcome): cumulative bucket counts per arm; for classifiers also
+``mlinfer_model_predictions_total`` (labels model, version, class): the class distribution
+an A/B report shows. A check compares what happened since the step began (the difference
+of two snapshots):
 
 - too few requests on an arm (``min_requests``): hold; never promote on no data;
 - success rate (server-side failures only; clients' 4xx are not the canary's fault)
@@ -21,6 +23,7 @@ from typing import Any
 from prometheus_client.parser import text_string_to_metric_families
 
 METRIC = "mlinfer_model_request_duration_seconds"
+PREDICTIONS = "mlinfer_model_predictions"
 SUCCESS, FAILURE = "success", "failure"  # the outcomes analysis counts (client errors are not)
 
 
@@ -54,19 +57,26 @@ class AnalysisConfig:
 
 @dataclass
 class ArmCounters:
-    """Cumulative counts of one arm: requests by outcome and latency buckets (le -> count)."""
+    """Cumulative counts of one arm: requests by outcome, latency buckets (le -> count) and,
+    for classifiers, predictions by class."""
 
     outcomes: dict[str, float] = field(default_factory=dict)
     buckets: dict[float, float] = field(default_factory=dict)  # successes + failures
+    classes: dict[str, float] = field(default_factory=dict)
 
     def as_json(self) -> dict[str, Any]:
-        return {"outcomes": self.outcomes, "buckets": {repr(k): v for k, v in self.buckets.items()}}
+        return {
+            "outcomes": self.outcomes,
+            "buckets": {repr(k): v for k, v in self.buckets.items()},
+            "classes": self.classes,
+        }
 
     @classmethod
     def from_json(cls, doc: Mapping[str, Any]) -> ArmCounters:
         return cls(
             {k: float(v) for k, v in doc.get("outcomes", {}).items()},
             {float(k): float(v) for k, v in doc.get("buckets", {}).items()},
+            {k: float(v) for k, v in doc.get("classes", {}).items()},  # older rows: none
         )
 
     def minus(self, earlier: ArmCounters) -> ArmCounters:
@@ -76,6 +86,7 @@ class ArmCounters:
         return ArmCounters(
             {k: v - earlier.outcomes.get(k, 0) for k, v in self.outcomes.items()},
             {k: v - earlier.buckets.get(k, 0) for k, v in self.buckets.items()},
+            {k: v - earlier.classes.get(k, 0) for k, v in self.classes.items()},
         )
 
     @property
@@ -111,6 +122,12 @@ class ArmCounters:
             "p50_ms": round(self.quantile_ms(0.50), 3),
             "p95_ms": round(self.quantile_ms(0.95), 3),
             "p99_ms": round(self.quantile_ms(0.99), 3),
+            # Predicted class -> count, most frequent first (empty for other models).
+            "classes": {
+                k: int(v)
+                for k, v in sorted(self.classes.items(), key=lambda kv: (-kv[1], kv[0]))
+                if v > 0
+            },
         }
 
 
@@ -119,13 +136,17 @@ def parse_counters(texts: list[str], model: str) -> dict[str, ArmCounters]:
     arms: dict[str, ArmCounters] = {}
     for text in texts:
         for family in text_string_to_metric_families(text):
-            if family.name != METRIC:
+            if family.name not in (METRIC, PREDICTIONS):
                 continue
             for sample in family.samples:
                 labels = sample.labels
                 if labels.get("model") != model:
                     continue
                 arm = arms.setdefault(labels.get("version", ""), ArmCounters())
+                if family.name == PREDICTIONS:  # its _created samples are a family of their own
+                    name = labels.get("class", "")
+                    arm.classes[name] = arm.classes.get(name, 0) + sample.value
+                    continue
                 outcome = labels.get("outcome", "")
                 if sample.name.endswith("_count"):
                     arm.outcomes[outcome] = arm.outcomes.get(outcome, 0) + sample.value

@@ -26,6 +26,7 @@ from mlinfer.core.errors import MLInferError
 from mlinfer.registry.analysis import AnalysisConfig
 from mlinfer.registry.artifacts import copy_with_digest
 from mlinfer.registry.errors import BadRequestError
+from mlinfer.registry.fleet_api import fleet_router
 from mlinfer.registry.gc import collect
 from mlinfer.registry.policies import write_policy
 from mlinfer.registry.service import Registry
@@ -71,7 +72,7 @@ class GcBody(BaseModel):
 def create_registry_app(registry: Registry, authenticator: Authenticator) -> FastAPI:
     app = FastAPI(
         title="mlinfer registry",
-        description="Model versions, artifacts, deploys, traffic splits and canaries.",
+        description="Model versions, artifacts, deploys, traffic splits, canaries, fleet rollouts.",
         version="1",
     )
     router = APIRouter(prefix="/v1")
@@ -298,6 +299,7 @@ def create_registry_app(registry: Registry, authenticator: Authenticator) -> Fas
         return registry.hub.subscribers()
 
     app.include_router(router)
+    app.include_router(fleet_router(registry.fleet, admin))
 
     @app.get("/healthz", include_in_schema=False)
     async def healthz() -> Any:

@@ -9,6 +9,7 @@ from mlinfer.registry.artifacts import create_store
 from mlinfer.registry.catalog import Catalog
 from mlinfer.registry.database import open_database
 from mlinfer.registry.deploy import Deployer
+from mlinfer.registry.fleet import FleetEngine
 from mlinfer.registry.operations import Operations
 from mlinfer.registry.policies import PolicyHub
 from mlinfer.registry.rollouts import RolloutEngine
@@ -32,6 +33,7 @@ class Registry:
         self.deployer = Deployer(self.ops)
         metrics = settings.metrics_urls or [url.rstrip("/") + "/metrics"]
         self.rollouts = RolloutEngine(self.ops, metrics, settings.rollout_tick_seconds)
+        self.fleet = FleetEngine(self.catalog, self.hub, settings)
 
     async def start(self) -> None:
         """Fail deploys a crash interrupted; resume rollouts from the database."""
@@ -39,7 +41,9 @@ class Registry:
         if stuck:
             log.warning("%d deploy(s) interrupted by a restart were marked failed", stuck)
         self.rollouts.start()
+        self.fleet.start()
 
     async def stop(self) -> None:
         await self.rollouts.stop()
+        await self.fleet.stop()
         await self.serving.close()

@@ -70,6 +70,11 @@ class ServingClient:
             raise LoadFailedError(_error_text(response))
         await self.wait_ready(model, expect)
 
+    async def unload(self, model: str) -> None:
+        response = await self._call("POST", f"/v2/repository/models/{model}/unload", json={})
+        if response.status_code != 200:
+            raise LoadFailedError(_error_text(response))
+
     async def wait_ready(self, model: str, version: int) -> None:
         deadline = time.monotonic() + self._load_timeout_s
         while True:

@@ -60,6 +60,12 @@ class RegistrySettings(BaseSettings):
         90.0, description="A gateway not seen for this long no longer holds deploys back."
     )
     rollout_tick_seconds: float = Field(1.0, description="How often rollouts are checked.")
+    fleet_probe_timeout_seconds: float = Field(
+        5.0, description="Longest wait for a fleet box to answer before it counts as offline."
+    )
+    fleet_retry_seconds: float = Field(
+        10.0, description="How often an offline fleet box is tried again (catch-up)."
+    )
     gc_keep_last: int = Field(5, description="gc keeps this many newest versions per model.")
 
     # -- clients (gateways) --

@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 from tritonclient.grpc import model_config_pb2 as mc
 
-from mlinfer.core.errors import InvalidInputError
-from mlinfer.core.model_spec import ModelSpec, TensorSpec
+from mlinfer.core.errors import InvalidInputError, ModelLoadError
+from mlinfer.core.model_spec import ModelSpec, TensorSpec, spec_from_config
 from mlinfer.core.types import InferRequest, RequestedOutput, Tensor
 from mlinfer.core.validation import validate_request
 
@@ -167,3 +167,56 @@ def test_class_count_zero_or_more_is_accepted_negative_is_refused() -> None:
         "m", [_x(1, 1, 16)], outputs=[RequestedOutput("probabilities", class_count=-1)]
     )
     _refused(_spec(), request, "classification count for output 'probabilities' must be >= 0")
+
+
+def _ids(*shape: int) -> InferRequest:
+    return InferRequest("enc", [_x(*shape, datatype="INT64", name="ids")])
+
+
+def _sequence_spec(limit: str | None, reshape: tuple[int, ...] | None = None) -> ModelSpec:
+    config = mc.ModelConfig(name="enc", max_batch_size=4)
+    config.input.add(name="ids", data_type=mc.TYPE_INT64, dims=[-1])
+    if reshape is not None:
+        config.input[0].reshape.shape.extend(reshape)
+    config.output.add(name="out", data_type=mc.TYPE_FP32, dims=[2])
+    if limit is not None:
+        config.parameters["max_sequence_length"].string_value = limit
+    return spec_from_config(config)
+
+
+def test_declared_max_sequence_length_is_enforced_on_variable_dims() -> None:
+    spec = _sequence_spec("8")
+    assert validate_request(spec, _ids(2, 8)) == 2
+    _refused(
+        spec,
+        _ids(2, 9),
+        "input 'ids' for model 'enc' has 9 elements in dimension 1 (shape [2,9]), more than "
+        "the model's max_sequence_length 8",
+    )
+    unlimited = _sequence_spec(None)
+    assert validate_request(unlimited, _ids(1, 900)) == 1
+
+
+@pytest.mark.parametrize("raw", ["", "0", "-3", "sixty", "٦٤"])
+def test_malformed_max_sequence_length_is_a_load_error(raw: str) -> None:
+    with pytest.raises(ModelLoadError, match="'max_sequence_length' must be a positive integer"):
+        _sequence_spec(raw)
+
+
+def test_a_shape_the_reshape_cannot_take_is_refused() -> None:
+    spec = _sequence_spec(None, reshape=(-1, 4))
+    assert validate_request(spec, _ids(1, 8)) == 1
+    _refused(
+        spec,
+        _ids(1, 6),
+        "input 'ids' for model 'enc' has shape [1,6]: its 6 elements per batch item cannot be "
+        "reshaped to [-1,4]",
+    )
+    fixed = _sequence_spec(None, reshape=(2, 3))
+    assert validate_request(fixed, _ids(1, 6)) == 1
+    _refused(
+        fixed,
+        _ids(1, 5),
+        "input 'ids' for model 'enc' has shape [1,5]: its 5 elements per batch item cannot be "
+        "reshaped to [2,3]",
+    )

@@ -1,9 +1,11 @@
 // The panel: sign-in, overview with live charts, models and their actions, try-it, log.
+// The registry and instances pages live in registry.js and instances.js.
 "use strict";
 
 const $ = (id) => document.getElementById(id);
 const REFRESH_MS = 2000;
-const state = { timer: null, previous: null, charts: null, models: [] };
+const state = { timer: null, previous: null, charts: null, models: [], services: null };
+const pages = {}; // page name -> { enter, leave }: pages that poll while they are shown
 
 function el(tag, attrs = {}, ...children) {
   const node = document.createElement(tag);
@@ -66,6 +68,9 @@ function show(page) {
     button.classList.toggle("active", button.dataset.page === page);
   }
   if (page === "models") refreshModels();
+  for (const [name, hooks] of Object.entries(pages)) {
+    if (name === page) hooks.enter(); else hooks.leave();
+  }
 }
 
 // ---- overview ----
@@ -81,6 +86,7 @@ async function refreshOverview() {
     const readyCount = index.filter((m) => m.state === "READY").length;
     $("t-ready").textContent = readyCount + " / " + index.length;
     updateRates(parseMetrics(text));
+    refreshServices();
     $("refreshed").textContent = "Refreshed " + new Date().toLocaleTimeString() +
       " from this server's /metrics (every 2 s).";
   } catch (error) {
@@ -123,16 +129,63 @@ function updateRates(samples) {
 async function loadServices() {
   let services;
   try { services = await api("/admin/services"); } catch (error) { return; }
+  state.services = services;
   for (const name of ["exporter", "registry", "autoscaler"]) {
     const box = $("svc-" + name), url = services[name];
-    if (!url) { box.className = "svc off"; box.textContent = "not configured (MLINFER_ADMIN_" + name.toUpperCase() + "_URL)"; continue; }
+    if (!url) {
+      box.className = "svc off";
+      box.textContent = "not configured (" + (name === "registry" ? "MLINFER_REGISTRY_EMBEDDED=true or " : "") +
+        "MLINFER_ADMIN_" + name.toUpperCase() + "_URL)";
+      continue;
+    }
     box.className = "svc";
     box.replaceChildren(el("div", { class: "hint" }, url), el("pre", {}, "loading..."));
-    fetch(url, { cache: "no-store", credentials: "omit" })
-      .then((r) => r.text().then((t) => [r.status, t]))
-      .then(([status, t]) => { box.querySelector("pre").textContent = "HTTP " + status + "\n" + t.slice(0, 2000); })
-      .catch((e) => { box.querySelector("pre").textContent = "unreachable: " + e.message; });
+    const show = (text) => { box.querySelector("pre").textContent = text; };
+    serviceSummary(name, url).then(show).catch((e) => show("unreachable: " + e.message));
   }
+}
+
+// Later refreshes of the cards loadServices filled in, each summary in its own time.
+function refreshServices() {
+  for (const [name, url] of Object.entries(state.services || {})) {
+    const pre = url && $("svc-" + name).querySelector("pre");
+    if (pre) serviceSummary(name, url).then((t) => { pre.textContent = t; }).catch((e) => { pre.textContent = "unreachable: " + e.message; });
+  }
+}
+
+// Every service answers through this server's relay (/admin/api/...): none speaks CORS.
+async function serviceSummary(name, url) {
+  if (name === "registry") {
+    const models = await api("/admin/api/registry/models");
+    return models.map((m) => m.name + ": versions " + m.versions.join(", ") + "; traffic " +
+      (Object.entries(m.traffic).map(([v, w]) => "v" + v + " " + w + "%").join(", ") || "-")).join("\n") || "no models yet";
+  }
+  if (name === "autoscaler") {
+    const doc = await api("/admin/api/autoscaler");
+    return Object.entries(doc.models).map(([m, c]) => m + ": " + c.current + " instances, wants " + c.desired).join("\n") || "no models managed";
+  }
+  return deviceSummary(parseMetrics(await api("/admin/api/exporter", { raw: true })));
+}
+
+// The exporter's series that say how the device is doing (NVML, Jetson or host names).
+function deviceSummary(samples) {
+  const values = (name) => samples.filter((s) => s.name === name).map((s) => s.value);
+  const max = (name) => { const v = values(name); return v.length ? Math.max(...v) : null; };
+  const sum = (name) => { const v = values(name); return v.length ? v.reduce((a, b) => a + b, 0) : null; };
+  const lines = [];
+  const gpu = max("nv_gpu_utilization");
+  if (gpu !== null) lines.push("GPU use      " + (100 * gpu).toFixed(0) + " %");
+  const used = sum("nv_gpu_memory_used_bytes"), total = sum("nv_gpu_memory_total_bytes");
+  if (used !== null && total) lines.push("GPU memory   " + (used / 2 ** 30).toFixed(1) + " / " + (total / 2 ** 30).toFixed(1) + " GiB");
+  const power = sum("nv_gpu_power_usage") ?? sum("mlinfer_device_rail_power_watts");
+  if (power !== null) lines.push("Power        " + power.toFixed(1) + " W");
+  const hottest = samples.filter((s) => s.name === "mlinfer_device_temperature_celsius").sort((a, b) => b.value - a.value)[0];
+  if (hottest) lines.push("Temperature  " + hottest.value.toFixed(1) + " °C (" + (hottest.labels.sensor || hottest.labels.gpu_uuid || "max") + ")");
+  const throttled = max("mlinfer_device_throttled");
+  if (throttled !== null) lines.push("Throttled    " + (throttled > 0 ? "yes" : "no"));
+  const cpu = max("mlinfer_host_cpu_utilization");
+  if (cpu !== null) lines.push("Host CPU     " + (100 * cpu).toFixed(0) + " %");
+  return lines.join("\n") || "no device series in the exporter's metrics";
 }
 
 // ---- models ----

@@ -23,10 +23,12 @@ class LineChart {
 
   draw() {
     const c = this.canvas, ctx = c.getContext("2d");
-    const w = c.width, h = c.height, left = 44, bottom = 20, top = 16;
+    const w = c.width - 6, h = c.height, left = 44, bottom = 20, top = 16; // 6 px: the last dot
     ctx.clearRect(0, 0, w, h);
     const all = this.points.flat().filter((v) => v !== null);
-    const max = Math.max(1e-9, ...all) * 1.15;
+    // with nothing above zero yet, a 0..1 axis instead of five rows of "0.00"
+    const top_ = Math.max(0, ...all);
+    const max = top_ > 0 ? top_ * 1.15 : 1;
     ctx.font = "11px sans-serif";
     ctx.strokeStyle = "#d8dee4"; ctx.fillStyle = "#607080"; ctx.lineWidth = 1;
     for (let i = 0; i <= 4; i++) {
@@ -36,7 +38,9 @@ class LineChart {
     }
     const step = (w - left) / Math.max(1, this.capacity - 1);
     this.points.forEach((line, i) => {
+      // a dashed second series stays visible where it runs on top of the first
       ctx.strokeStyle = this.series[i].color; ctx.lineWidth = 2; ctx.beginPath();
+      ctx.setLineDash(this.series[i].dash ? [6, 4] : []);
       let started = false;
       line.forEach((v, j) => {
         if (v === null) { started = false; return; }
@@ -45,6 +49,7 @@ class LineChart {
         if (started) ctx.lineTo(x, y); else { ctx.moveTo(x, y); started = true; }
       });
       ctx.stroke();
+      ctx.setLineDash([]);
       // a dot on every point, so a lone point between gaps is visible too
       ctx.fillStyle = this.series[i].color;
       line.forEach((v, j) => {
@@ -54,7 +59,7 @@ class LineChart {
         ctx.beginPath(); ctx.arc(x, y, 2.5, 0, 2 * Math.PI); ctx.fill();
       });
       ctx.fillStyle = this.series[i].color;
-      ctx.fillText(this.series[i].label, left + 8 + i * 70, h - 4);
+      ctx.fillText(this.series[i].label, left + 8 + i * 110, h - 4);
     });
   }
 }

@@ -25,7 +25,7 @@ from mlinfer.core.errors import (
     ModelNotReadyError,
     OperationNotAllowedError,
 )
-from mlinfer.core.model_config import check_supported
+from mlinfer.core.model_config import check_supported, validate_config
 from mlinfer.core.model_spec import ModelSpec, spec_from_config
 from mlinfer.core.parameters import ascii_digits
 from mlinfer.core.repository import ModelRepository, ModelSource
@@ -171,7 +171,9 @@ class EmbeddedBackend(Backend):
 
     async def unload_model(self, name: str) -> None:
         self._check_control_allowed()
-        async with self._lock(name):  # unloading an unknown model is a no-op, as in Triton
+        if name not in self._models:
+            return  # unloading an unknown model is a no-op, as in Triton; it leaves no lock
+        async with self._lock(name):
             entry = self._models.get(name)
             if entry is None:
                 return
@@ -205,11 +207,22 @@ class EmbeddedBackend(Backend):
         return self._locks.setdefault(name, asyncio.Lock())
 
     async def _load(self, name: str, config_override: str | None = None) -> None:
-        """(Re)load every version the policy selects; the old ones serve until the swap."""
+        """(Re)load every version the policy selects; the old ones serve until the swap.
+
+        A name the repository does not hold leaves no trace (no index row, entry or lock), as
+        Triton lists only repository models: clients choose names, so keeping what they tried
+        would grow without bound.
+        """
+        if name not in self._models:
+            await asyncio.to_thread(self._repository.model_dir, name)
         async with self._lock(name):
             entry = self._models.setdefault(name, _ModelEntry())
             try:
                 source = await asyncio.to_thread(self._read_source, name, config_override)
+            except ModelNotFoundError:
+                if not entry.serving:  # gone from the repository meanwhile
+                    self._models.pop(name, None)
+                raise
             except MLInferError as exc:
                 if not entry.serving:
                     entry.error = str(exc)
@@ -250,15 +263,22 @@ class EmbeddedBackend(Backend):
         log.info("model %s loaded, versions %s", name, sorted(fresh))
 
     def _read_source(self, name: str, config_override: str | None) -> ModelSource:
-        source = self._repository.read(name)
+        override: mc.ModelConfig | None = None
         if config_override is not None:
-            config = mc.ModelConfig()
+            self._repository.model_dir(name)  # an unknown model before a bad override
+            override = config = mc.ModelConfig()
             try:
                 json_format.Parse(config_override, config)
             except json_format.ParseError as exc:
                 raise ModelLoadError(f"invalid 'config' override for '{name}': {exc}") from None
-            config.name = config.name or name
-            source = ModelSource(name, source.directory, config, source.versions, source.labels)
+            if config.name and config.name != name:
+                raise ModelLoadError(
+                    f"model name '{config.name}' in the 'config' override does not match "
+                    f"model '{name}'"
+                )
+            config.name = name
+        source = self._repository.read(name, override)
+        validate_config(source.config)
         check_supported(source.config)
         return source
 

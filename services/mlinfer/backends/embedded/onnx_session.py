@@ -140,7 +140,7 @@ def placements(config: mc.ModelConfig, default_providers: Sequence[str]) -> list
     groups = list(config.instance_group) or [mc.ModelInstanceGroup(count=1)]
     out: list[InstancePlacement] = []
     for group in groups:
-        count = group.count or 1
+        count = max(group.count, 1)  # as Triton: a count below 1 is one instance
         gpus = list(group.gpus) or [0]
         for i in range(count):
             providers = _providers_for(config, group.kind, gpus[i % len(gpus)], default_providers)

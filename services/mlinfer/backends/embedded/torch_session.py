@@ -313,7 +313,7 @@ def instance_devices(torch: Any, config: mc.ModelConfig) -> list[str]:
     visible = int(torch.cuda.device_count()) if cuda else 0
     out: list[str] = []
     for group in groups:
-        count = group.count or 1
+        count = max(group.count, 1)  # as Triton: a count below 1 is one instance
         kind = group.kind
         if kind not in (
             mc.ModelInstanceGroup.KIND_AUTO,

@@ -27,15 +27,18 @@ from tritonclient.grpc import service_pb2 as pb
 from tritonclient.utils import InferenceServerException
 
 from mlinfer.backends.base import Backend
+from mlinfer.backends.settings import TritonSettings
 from mlinfer.backends.triton import convert
 from mlinfer.backends.triton.errors import TritonUnavailableError, from_triton, status_name
 from mlinfer.core.errors import (
+    DeadlineExceededError,
     MLInferError,
     ModelNotFoundError,
     UnavailableError,
 )
 from mlinfer.core.model_spec import ModelSpec, spec_from_config
 from mlinfer.core.parameters import ascii_digits
+from mlinfer.core.repository import check_model_name
 from mlinfer.core.stats import ModelMetricsSnapshot
 from mlinfer.core.types import InferRequest, InferResponse, ModelIndexEntry
 
@@ -45,7 +48,6 @@ T = TypeVar("T")
 
 _MAX_MESSAGE_BYTES = 2**31 - 1  # tritonclient's own limit; mlinfer's transports enforce theirs
 _HEALTH_TIMEOUT_S = 2.0  # liveness / readiness probes answer "no" rather than hang
-_CONTROL_TIMEOUT_S = 30.0  # metadata, config, index, statistics
 _VERSION_TTL_S = 1.0  # how long "" -> newest ready version is trusted without asking Triton
 _SPEC_TTL_S = 10.0  # a version's config can change behind mlinfer's back (reload on Triton)
 _RECREATE_AFTER_S = 3.0  # a channel failing this long (and Triton answering) is replaced
@@ -62,10 +64,13 @@ class TritonBackend(Backend):
 
     name = "triton"
 
-    def __init__(self, url: str, *, drain_seconds: float = 10.0) -> None:
+    def __init__(
+        self, url: str, *, drain_seconds: float = 10.0, deadlines: TritonSettings | None = None
+    ) -> None:
         if not url:
             raise ValueError("TritonBackend needs Triton's gRPC host:port (MLINFER_TRITON_URL)")
         self._drain_seconds = drain_seconds
+        self._deadlines = deadlines or TritonSettings(url=url)
         self.url = url
         self._client: aiogrpcclient.InferenceServerClient | None = None
         self._closing: set[asyncio.Task[None]] = set()
@@ -132,12 +137,24 @@ class TritonBackend(Backend):
         return bool(state == grpc.ChannelConnectivity.TRANSIENT_FAILURE)
 
     async def _call(
-        self, fn: Callable[[aiogrpcclient.InferenceServerClient], Awaitable[T]], model: str = ""
+        self,
+        fn: Callable[[aiogrpcclient.InferenceServerClient], Awaitable[T]],
+        model: str = "",
+        deadline_s: float | None = None,
     ) -> T:
-        """Run one client call; map Triton's errors and track the channel's health."""
+        """Run one client call; map Triton's errors and track the channel's health.
+
+        ``deadline_s`` is the gRPC deadline ``fn`` gave the call: when it passes the answer is
+        504 / DEADLINE_EXCEEDED naming Triton and the deadline.
+        """
         try:
             result = await fn(self._get_client())
         except InferenceServerException as exc:
+            if deadline_s is not None and status_name(exc) == "DEADLINE_EXCEEDED":
+                raise DeadlineExceededError(
+                    f"Triton at {self.url} did not answer within the deadline of "
+                    f"{deadline_s:.3g} s"
+                ) from None
             error = from_triton(exc, self.url)
             if (
                 not isinstance(error, TritonUnavailableError)
@@ -208,9 +225,9 @@ class TritonBackend(Backend):
         if cached is not None and cached.expires > now:
             spec: ModelSpec = cached.value
             return spec, resolved
+        timeout = self._deadlines.control_timeout_s
         response: pb.ModelConfigResponse = await self._call(
-            lambda c: c.get_model_config(name, resolved, client_timeout=_CONTROL_TIMEOUT_S),
-            name,
+            lambda c: c.get_model_config(name, resolved, client_timeout=timeout), name, timeout
         )
         config = mc.ModelConfig()
         config.CopyFrom(response.config)
@@ -234,15 +251,17 @@ class TritonBackend(Backend):
         return newest
 
     async def model_versions(self, name: str) -> list[str]:
+        timeout = self._deadlines.control_timeout_s
         meta: pb.ModelMetadataResponse = await self._call(
-            lambda c: c.get_model_metadata(name, client_timeout=_CONTROL_TIMEOUT_S), name
+            lambda c: c.get_model_metadata(name, client_timeout=timeout), name, timeout
         )
         return sorted(meta.versions, key=_version_key)
 
     async def model_ready(self, name: str, version: str = "") -> bool:
+        timeout = self._deadlines.control_timeout_s
         return bool(
             await self._call(
-                lambda c: c.is_model_ready(name, version, client_timeout=_CONTROL_TIMEOUT_S)
+                lambda c: c.is_model_ready(name, version, client_timeout=timeout), "", timeout
             )
         )
 
@@ -250,11 +269,27 @@ class TritonBackend(Backend):
         inputs = convert.infer_inputs(request)
         outputs = convert.requested_outputs(request)
         kwargs = convert.infer_arguments(request)
+        timeout = self._infer_deadline(request)
         result = await self._call(
-            lambda c: c.infer(request.model_name, inputs, outputs=outputs, **kwargs),
+            lambda c: c.infer(
+                request.model_name, inputs, outputs=outputs, client_timeout=timeout, **kwargs
+            ),
             request.model_name,
+            timeout,
         )
         return convert.response_from_proto(result.get_response())
+
+    def _infer_deadline(self, request: InferRequest) -> float:
+        """Seconds the proxied call may take: the backend deadline, or the client's sooner."""
+        timeout = self._deadlines.infer_timeout_s
+        if request.deadline is not None:
+            left = request.deadline - time.monotonic()
+            if left <= 0:
+                raise DeadlineExceededError(
+                    "the client's deadline passed before the request was sent to Triton"
+                )
+            timeout = min(timeout, left)
+        return timeout
 
     def _forget(self, name: str) -> None:
         self._newest.pop(name, None)
@@ -267,8 +302,9 @@ class TritonBackend(Backend):
 
     # -- repository ----------------------------------------------------------------------
     async def repository_index(self, ready_only: bool = False) -> list[ModelIndexEntry]:
+        timeout = self._deadlines.control_timeout_s
         response: pb.RepositoryIndexResponse = await self._call(
-            lambda c: c.get_model_repository_index(client_timeout=_CONTROL_TIMEOUT_S)
+            lambda c: c.get_model_repository_index(client_timeout=timeout), "", timeout
         )
         return [
             ModelIndexEntry(m.name, m.version, m.state, m.reason)
@@ -277,24 +313,33 @@ class TritonBackend(Backend):
         ]
 
     async def load_model(self, name: str, config_override: str | None = None) -> None:
+        check_model_name(name)  # Triton answers a name past NAME_MAX with INTERNAL
         self._forget(name)
         try:
-            await self._call(lambda c: c.load_model(name, config=config_override), name)
+            timeout = self._deadlines.load_timeout_s
+            await self._call(
+                lambda c: c.load_model(name, config=config_override, client_timeout=timeout),
+                name,
+                timeout,
+            )
         finally:
             self._forget(name)
 
     async def unload_model(self, name: str) -> None:
         self._forget(name)
         try:
-            await self._call(lambda c: c.unload_model(name), name)
+            timeout = self._deadlines.load_timeout_s
+            await self._call(lambda c: c.unload_model(name, client_timeout=timeout), name, timeout)
         finally:
             self._forget(name)
 
     # -- statistics ----------------------------------------------------------------------
     async def statistics(self, name: str = "", version: str = "") -> list[pb.ModelStatistics]:
+        timeout = self._deadlines.control_timeout_s
         response: pb.ModelStatisticsResponse = await self._call(
-            lambda c: c.get_inference_statistics(name, version, client_timeout=_CONTROL_TIMEOUT_S),
+            lambda c: c.get_inference_statistics(name, version, client_timeout=timeout),
             name,
+            timeout,
         )
         return list(response.model_stats)
 

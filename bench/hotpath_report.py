@@ -1,0 +1,224 @@
+"""The hot-path section of docs/PERFORMANCE.md, from a ``bench/hotpath.py`` results document.
+
+The section sits between two markers so that ``bench/run.py``, which writes the rest of the
+page, keeps it (:func:`keep_section`), and so that a new hot-path run replaces only it.
+"""
+
+from __future__ import annotations
+
+import platform
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+BEGIN = "<!-- hotpath:begin (bench/hotpath.py writes this section) -->"
+END = "<!-- hotpath:end -->"
+
+
+def keep_section(old_page: str, new_page: str) -> str:
+    """``new_page`` with the hot-path section of ``old_page`` appended when it has none."""
+    if BEGIN in new_page or BEGIN not in old_page:
+        return new_page
+    section = old_page[old_page.index(BEGIN) : old_page.index(END) + len(END)]
+    return new_page.rstrip("\n") + "\n\n" + section + "\n"
+
+
+def write_section(page: Path, doc: Mapping[str, Any], results_path: str) -> None:
+    section = render(doc, results_path)
+    text = page.read_text(encoding="utf-8") if page.exists() else "# Performance\n"
+    if BEGIN in text:
+        text = text[: text.index(BEGIN)] + section + text[text.index(END) + len(END) :]
+    else:
+        text = text.rstrip("\n") + "\n\n" + section + "\n"
+    page.write_text(text, encoding="utf-8")
+
+
+def _find(rows: Sequence[Mapping[str, Any]], **labels: Any) -> Mapping[str, Any] | None:
+    for row in rows:
+        if all(row.get(k) == v for k, v in labels.items()) and not row.get("error"):
+            return row
+    return None
+
+
+def _rate(row: Mapping[str, Any] | None) -> str:
+    if row is None:
+        return "failed"
+    return f"{row['infer_per_s']:,.0f}/s, p50 {row['p50_ms']:.2f} ms"
+
+
+def _ratio(row: Mapping[str, Any] | None, ref: Mapping[str, Any] | None) -> str:
+    if row is None or ref is None or not ref["infer_per_s"]:
+        return "-"
+    return f"{row['infer_per_s'] / ref['infer_per_s']:.2f}"
+
+
+def _added(row: Mapping[str, Any] | None, ref: Mapping[str, Any] | None) -> str:
+    if row is None or ref is None:
+        return "-"
+    return f"{row['p50_ms'] - ref['p50_ms']:+.2f} ms"
+
+
+def _bg(rows: Sequence[Mapping[str, Any]]) -> str:
+    values = sorted(float(r["background_cpu_pct"] or 0) for r in rows)
+    if not values:
+        return "-"
+    return f"median {values[len(values) // 2]:.0f}%, max {values[-1]:.0f}%"
+
+
+# (change, what it removes, predicted gain) -- predictions from the profile before the change
+_CHANGES = (
+    (
+        "lean inference path (no FastAPI routing, dependency solving or Response object) "
+        "and one socket write per response",
+        "FastAPI/Starlette routing and dependency solving were ~20 % of the event loop's "
+        "samples on small requests, the second write a send() per response",
+        "+15-25 % rate on small HTTP requests (embedded and in front); none on gRPC",
+    ),
+)
+
+
+def _gain(rows: Sequence[Mapping[str, Any]], new: str, old: str, model: str,
+          protocol: str, c: int) -> str:  # fmt: skip
+    a = _find(rows, server=new, model=model, protocol=protocol, concurrency=c)
+    b = _find(rows, server=old, model=model, protocol=protocol, concurrency=c)
+    if a is None or b is None or not b["infer_per_s"]:
+        return "-"
+    return f"{a['infer_per_s'] / b['infer_per_s']:.2f}x"
+
+
+def _gains(
+    rows: Sequence[Mapping[str, Any]],
+    baseline: str,
+    workers: int,
+    protocols: Sequence[str],
+    concurrency: Sequence[int],
+) -> list[str]:
+    out = [
+        "",
+        "### Each change: predicted and measured gain",
+        "",
+        f"Measured gain: after / {baseline} rate on the same point of this run. The gRPC "
+        "path did not change: its after / before figures are this run's noise, the margin "
+        "within which the HTTP figures mean nothing.",
+        "",
+    ]
+    for change, removes, predicted in _CHANGES:
+        out += [f"- **{change}** (removes: {removes}). Predicted: {predicted}. Measured:"]
+        for c in concurrency:
+            embedded = ", ".join(
+                f"{p} {_gain(rows, 'mlinfer after', f'mlinfer {baseline}', 'add_relu', p, c)}"
+                for p in protocols
+            )
+            front = ", ".join(
+                f"{p} {_gain(rows, 'front after', f'front {baseline}', 'simple', p, c)}"
+                for p in protocols
+            )
+            out.append(f"  c={c}: embedded {embedded}; in front of Triton {front}.")
+    if workers > 1:
+        out.append(
+            f"- **{workers} workers in front of Triton** (removes: one event loop as the "
+            "ceiling). Predicted: little here, where Triton, perf_analyzer and every worker "
+            "share 2 vCPUs with other work; up to the core count on the appliance. Measured:"
+        )
+        for c in concurrency:
+            front = ", ".join(
+                f"{p} {_gain(rows, f'front after x{workers}', 'front after', 'simple', p, c)}"
+                for p in protocols
+            )
+            out.append(f"  c={c}, x{workers} / x1: {front}.")
+    return out
+
+
+def _why(error: str) -> str:
+    """The line of a failure that says what went wrong (perf_analyzer's last words)."""
+    lines = [line.strip() for line in error.splitlines() if line.strip()]
+    return lines[-1][:300] if lines else "failed"
+
+
+def render(doc: Mapping[str, Any], results_path: str) -> str:
+    rows: list[Mapping[str, Any]] = doc["rows"]
+    baseline = doc.get("baseline")
+    workers = int(doc.get("workers") or 1)
+    protocols = list(dict.fromkeys(r["protocol"] for r in rows))
+    concurrency = sorted({int(r["concurrency"]) for r in rows})
+    out = [
+        BEGIN,
+        "## Hot path: small requests against Triton (issue 17's configuration)",
+        "",
+        f"Written by `python bench/hotpath.py{' --baseline DIR' if baseline else ''}` "
+        f"from one run, {doc['started']} to {doc['finished']} (UTC); raw results: "
+        f"`{results_path}`. Machine: {platform.machine()} Linux VM with 2 vCPUs, **shared with "
+        "other engineers' builds and tests during the run** (CPU used by other processes "
+        f"during the measurements: {_bg(rows)}): compare figures within a table, which were "
+        "taken minutes apart, not with other runs. Models: `add_relu` (Relu(INPUT0 + "
+        "INPUT1), FP32 [1,16]) and `simple` (INT32 add/sub, [1,16]), both with 1 instance, "
+        "`intra_op_thread_count` 2, dynamic batching up to 32 with a 500 us delay; auth and "
+        "access log off; perf_analyzer 2.51, batch-1 requests, one server at a time "
+        "(Triton: the nvidia-pytriton tritonserver, Python backend running the same ONNX "
+        "file with ONNX Runtime).",
+        "",
+        "### Embedded engine vs Triton direct (`add_relu`)",
+        "",
+        "Targets: >= 1.0x Triton's rate on HTTP binary and gRPC at c=1 and c=8, p50 at c=1 "
+        "below Triton's, HTTP binary at least as fast as HTTP JSON.",
+        "",
+    ]
+    labels = [baseline, "after"] if baseline else ["after"]
+    head = "| protocol | c | Triton 2.51 |"
+    rule = "|---|---|---|"
+    for label in labels:
+        head += f" mlinfer {label} | ratio {label} |"
+        rule += "---|---|"
+    out += [head, rule]
+    for c in concurrency:
+        for protocol in protocols:
+            ref = _find(rows, server="triton", model="add_relu", protocol=protocol, concurrency=c)
+            line = f"| {protocol} | {c} | {_rate(ref)} |"
+            for label in labels:
+                row = _find(rows, server=f"mlinfer {label}", model="add_relu",
+                            protocol=protocol, concurrency=c)  # fmt: skip
+                line += f" {_rate(row)} | {_ratio(row, ref)} |"
+            out.append(line)
+    out += [
+        "",
+        "### In front of Triton vs Triton direct (`simple`)",
+        "",
+        "`mlinfer serve --triton` forwarding over gRPC to the same Triton. Targets at c=8: "
+        ">= 0.7x Triton direct on HTTP and gRPC with one worker; added p50 at c=1 <= 0.3 ms.",
+        "",
+    ]
+    fronts = [f"front {label}" for label in labels]
+    if workers > 1:
+        fronts.append(f"front after x{workers}")
+    head = "| protocol | c | Triton direct |"
+    rule = "|---|---|---|"
+    for front in fronts:
+        name = front.replace("front ", "via mlinfer ").replace(" x", f", {workers} workers x")
+        name = name.split(" x")[0]
+        head += f" {name} | ratio | added p50 |"
+        rule += "---|---|---|"
+    out += [head, rule]
+    for c in concurrency:
+        for protocol in protocols:
+            ref = _find(rows, server="triton", model="simple", protocol=protocol, concurrency=c)
+            line = f"| {protocol} | {c} | {_rate(ref)} |"
+            for front in fronts:
+                row = _find(rows, server=front, model="simple", protocol=protocol, concurrency=c)
+                line += f" {_rate(row)} | {_ratio(row, ref)} | {_added(row, ref)} |"
+            out.append(line)
+    if baseline:
+        out += _gains(rows, baseline, workers, protocols, concurrency)
+    failed = [r for r in rows if r.get("error")]
+    if failed:
+        out += ["", "Failed measurements:", ""]
+        out += [f"- {r['server']} {r['model']} {r['protocol']} c={r['concurrency']}: "
+                f"{_why(str(r['error']))}" for r in failed]  # fmt: skip
+    out += ["", "Commands (one of each kind; every row's is in the results file):", "", "```"]
+    seen: set[str] = set()
+    for row in rows:
+        key = f"{row['protocol']}"
+        if row.get("command") and key not in seen:
+            seen.add(key)
+            out.append(str(row["command"]))
+    out += ["```", END]
+    return "\n".join(out)
