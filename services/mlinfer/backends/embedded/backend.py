@@ -301,6 +301,7 @@ class EmbeddedBackend(Backend):
                     self._models[name].fingerprint = current
         for name in [n for n in self._models if n not in present]:
             entry = self._models.pop(name)
+            self._locks.pop(name, None)  # gone from the repository: nothing of it is kept
             self._retire(entry.serving.values())
 
     # -- statistics ----------------------------------------------------------------------
