@@ -16,6 +16,7 @@ import tritonclient.http as httpclient
 from tritonclient.utils import InferenceServerException
 
 from tests.support.servers import ServerThread, settings_for
+from tests.support.triton.targets import python_repository, require_triton, start_triton
 
 LONG_NAME = "m" * 300
 # Names no repository holds: they must not appear anywhere after a failed load.
@@ -57,7 +58,8 @@ def _simple_sum(http: httpx.Client) -> int:
     }
     response = http.post("/v2/models/simple/infer", json=body)
     assert response.status_code == 200, response.text
-    return int(np.sum(response.json()["outputs"][0]["data"]))
+    (out,) = [o for o in response.json()["outputs"] if o["name"] == "OUTPUT0"]
+    return int(np.sum(out["data"]))
 
 
 # -- 7: a name longer than any file name ---------------------------------------------------
@@ -226,3 +228,63 @@ def test_good_override_still_loads(http: httpx.Client) -> None:
         "/v2/repository/models/simple/load", json={"parameters": {"config": json.dumps(before)}}
     )
     assert restore.status_code == 200, restore.text
+
+
+# -- in front of a real Triton: the same answers (Triton's own are INTERNAL for these) -------
+@pytest.fixture(scope="module")
+def triton_srv(
+    sample_repository: Path, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[ServerThread]:
+    require_triton()
+    repo = python_repository(
+        sample_repository, tmp_path_factory.mktemp("control-triton") / "models", ["simple"]
+    )
+    proc = start_triton(
+        repo, repo.parent / "triton.log", model_control_mode="explicit", load_models=["simple"]
+    )
+    try:
+        settings = settings_for(sample_repository, triton_url=proc.grpc_url)
+        with ServerThread(settings, rest=True, grpc=True) as server:
+            yield server
+    finally:
+        proc.stop()
+
+
+TRITON_CASES = {
+    "long name": (LONG_NAME, None, "at most 255 bytes"),
+    "another model's name": (
+        "simple",
+        {"name": "digits"},
+        "model name 'digits' in the 'config' override does not match model 'simple'",
+    ),
+    "negative max_batch_size": (
+        "simple",
+        {"max_batch_size": -5},
+        "'max_batch_size' must be non-negative value for simple",
+    ),
+}
+
+
+@pytest.mark.triton
+@pytest.mark.parametrize("case", list(TRITON_CASES))
+def test_in_front_of_triton_bad_loads_are_client_errors(
+    triton_srv: ServerThread, case: str
+) -> None:
+    name, override, message = TRITON_CASES[case]
+    with httpx.Client(base_url=f"http://{triton_srv.http}") as http:
+        before = _config(http)
+        config = None if override is None else json.dumps({**before, **override})
+        body = {} if config is None else {"parameters": {"config": config}}
+        response = http.post(f"/v2/repository/models/{name}/load", json=body)
+        assert response.status_code == 400, response.text
+        assert message in response.json()["error"]
+        client = grpcclient.InferenceServerClient(triton_srv.grpc)
+        try:
+            with pytest.raises(InferenceServerException) as info:
+                client.load_model(name, config=config)
+        finally:
+            client.close()
+        assert info.value.status() == "StatusCode.INVALID_ARGUMENT"
+        assert message in info.value.message()
+        assert _config(http) == before
+        assert _simple_sum(http) == 32

@@ -181,6 +181,25 @@ def check_supported(config: mc.ModelConfig) -> None:
         )
 
 
+def parse_override(name: str, text: str) -> mc.ModelConfig:
+    """A load's ``config`` parameter (a JSON ModelConfig) for model ``name``, with the checks
+    that hold before any engine completes it: it parses, names no other model, and batches
+    no fewer than 0. (Triton refuses these too, but as INTERNAL "failed to poll".)"""
+    config = mc.ModelConfig()
+    try:
+        json_format.Parse(text, config)
+    except json_format.ParseError as exc:
+        raise ModelLoadError(f"invalid 'config' override for '{name}': {exc}") from None
+    if config.name and config.name != name:
+        raise ModelLoadError(
+            f"model name '{config.name}' in the 'config' override does not match model '{name}'"
+        )
+    config.name = name
+    if config.max_batch_size < 0:
+        raise ModelLoadError(f"'max_batch_size' must be non-negative value for {name}")
+    return config
+
+
 def validate_config(config: mc.ModelConfig) -> None:
     """Refuse what Triton's config validation refuses (an invalid_argument load error).
 

@@ -8,7 +8,6 @@ import logging
 from dataclasses import dataclass, field
 from typing import Any
 
-from google.protobuf import json_format
 from opentelemetry import trace
 from tritonclient.grpc import model_config_pb2 as mc
 from tritonclient.grpc import service_pb2 as pb
@@ -25,7 +24,7 @@ from mlinfer.core.errors import (
     ModelNotReadyError,
     OperationNotAllowedError,
 )
-from mlinfer.core.model_config import check_supported, validate_config
+from mlinfer.core.model_config import check_supported, parse_override, validate_config
 from mlinfer.core.model_spec import ModelSpec, spec_from_config
 from mlinfer.core.parameters import ascii_digits
 from mlinfer.core.repository import ModelRepository, ModelSource
@@ -266,17 +265,7 @@ class EmbeddedBackend(Backend):
         override: mc.ModelConfig | None = None
         if config_override is not None:
             self._repository.model_dir(name)  # an unknown model before a bad override
-            override = config = mc.ModelConfig()
-            try:
-                json_format.Parse(config_override, config)
-            except json_format.ParseError as exc:
-                raise ModelLoadError(f"invalid 'config' override for '{name}': {exc}") from None
-            if config.name and config.name != name:
-                raise ModelLoadError(
-                    f"model name '{config.name}' in the 'config' override does not match "
-                    f"model '{name}'"
-                )
-            config.name = name
+            override = parse_override(name, config_override)
         source = self._repository.read(name, override)
         validate_config(source.config)
         check_supported(source.config)
@@ -312,6 +301,7 @@ class EmbeddedBackend(Backend):
                     self._models[name].fingerprint = current
         for name in [n for n in self._models if n not in present]:
             entry = self._models.pop(name)
+            self._locks.pop(name, None)  # gone from the repository: nothing of it is kept
             self._retire(entry.serving.values())
 
     # -- statistics ----------------------------------------------------------------------

@@ -36,6 +36,7 @@ from mlinfer.core.errors import (
     ModelNotFoundError,
     UnavailableError,
 )
+from mlinfer.core.model_config import parse_override
 from mlinfer.core.model_spec import ModelSpec, spec_from_config
 from mlinfer.core.parameters import ascii_digits
 from mlinfer.core.repository import check_model_name
@@ -313,7 +314,10 @@ class TritonBackend(Backend):
         ]
 
     async def load_model(self, name: str, config_override: str | None = None) -> None:
-        check_model_name(name)  # Triton answers a name past NAME_MAX with INTERNAL
+        # Client errors Triton answers with INTERNAL: said as 400 before Triton is asked.
+        check_model_name(name)
+        if config_override is not None:
+            parse_override(name, config_override)
         self._forget(name)
         try:
             timeout = self._deadlines.load_timeout_s
