@@ -118,9 +118,12 @@ def _numeric_array(values: Any, dtype: datatypes.DataType) -> NDArray[Any]:
     target = np.dtype(dtype.numpy)
     accepted = _ACCEPTED_KINDS[target.kind]
     if inferred.dtype.kind not in accepted:
-        found = {"f": "a number with a fraction", "b": "a boolean", "U": "a string"}.get(
-            inferred.dtype.kind, f"a {inferred.dtype} value"
-        )
+        found = {
+            "f": "a number with a fraction",
+            "b": "a boolean",
+            "U": "a string",
+            "O": "an object or a mix of kinds",
+        }.get(inferred.dtype.kind, f"a {inferred.dtype} value")
         raise TypeError(f"every element must be {_KIND_NAMES[target.kind]}, found {found}")
     if target.kind in "iu" and inferred.dtype != target:
         info = np.iinfo(target.name)
