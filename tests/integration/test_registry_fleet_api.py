@@ -11,6 +11,7 @@ from typing import Any
 import httpx
 import pytest
 
+from tests.support.fleet import wait_rollout
 from tests.support.registry import (
     SIMPLE_BODY,
     RegistryClient,
@@ -120,3 +121,31 @@ def _wait_box_state(
             return doc
         time.sleep(0.2)
     raise AssertionError(f"box {box} never {state}: {doc}")
+
+
+def test_a_version_the_engine_refuses_fails_the_box_and_it_keeps_serving(
+    stack: tuple[ServerThread, RegistryClient, Path],
+) -> None:
+    srv, client, repo = stack
+    model = simple_variant("Sub")
+    wrong = model.config.replace('name: "INPUT1"', 'name: "INPUT9"')
+    assert wrong != model.config
+    assert client.push(simple_variant("Add")).status_code == 201  # 1: what the box holds
+    pushed = client.push(model, config=wrong)  # 2: a config the engine refuses
+    assert pushed.status_code == 201, pushed.text
+    assert _enroll(client, "self", f"http://{srv.http}", repo).status_code == 200
+    started = client.http.post(
+        "/v1/fleet/rollouts", json={"model": "simple", "version": "2", "waves": [{"count": 1}]}
+    )
+    assert started.status_code == 201, started.text
+    done = wait_rollout(str(client.http.base_url).rstrip("/"), started.json()["id"],
+                        ("rolled_back", "succeeded"))  # fmt: skip
+    assert done["state"] == "rolled_back", done
+    box = done["boxes"]["self"]
+    assert box["state"] == "failed" and box["reason"].startswith("deploy failed:"), box
+    assert "does not declare" in box["reason"]  # the engine's own reason
+    assert _served_version(srv) == "1"
+    assert not (repo / "simple" / "2").exists()  # the refused version left nothing behind
+    response = httpx.post(f"http://{srv.http}/v2/models/simple/infer", json=SIMPLE_BODY)
+    outputs = {o["name"]: o["data"] for o in response.json()["outputs"]}
+    assert outputs["OUTPUT0"] == [i + 1 for i in range(16)]  # still Add, not the pushed Sub
