@@ -11,6 +11,9 @@ from typing import Any
 import httpx
 import pytest
 
+from mlinfer.auth import hash_api_key, new_api_key
+from mlinfer.auth.apikeys import ApiKeySpec
+from tests.support.fleet import wait_rollout
 from tests.support.registry import (
     SIMPLE_BODY,
     RegistryClient,
@@ -20,7 +23,7 @@ from tests.support.registry import (
     serving_repository,
     simple_variant,
 )
-from tests.support.servers import ServerThread
+from tests.support.servers import ServerThread, settings_for
 
 
 @pytest.fixture
@@ -120,3 +123,70 @@ def _wait_box_state(
             return doc
         time.sleep(0.2)
     raise AssertionError(f"box {box} never {state}: {doc}")
+
+
+def test_a_version_the_engine_refuses_fails_the_box_and_it_keeps_serving(
+    stack: tuple[ServerThread, RegistryClient, Path],
+) -> None:
+    srv, client, repo = stack
+    model = simple_variant("Sub")
+    wrong = model.config.replace('name: "INPUT1"', 'name: "INPUT9"')
+    assert wrong != model.config
+    assert client.push(simple_variant("Add")).status_code == 201  # 1: what the box holds
+    pushed = client.push(model, config=wrong)  # 2: a config the engine refuses
+    assert pushed.status_code == 201, pushed.text
+    assert _enroll(client, "self", f"http://{srv.http}", repo).status_code == 200
+    started = client.http.post(
+        "/v1/fleet/rollouts", json={"model": "simple", "version": "2", "waves": [{"count": 1}]}
+    )
+    assert started.status_code == 201, started.text
+    done = wait_rollout(str(client.http.base_url).rstrip("/"), started.json()["id"],
+                        ("rolled_back", "succeeded"))  # fmt: skip
+    assert done["state"] == "rolled_back", done
+    box = done["boxes"]["self"]
+    assert box["state"] == "failed" and box["reason"].startswith("deploy failed:"), box
+    assert "does not declare" in box["reason"]  # the engine's own reason
+    assert _served_version(srv) == "1"
+    assert not (repo / "simple" / "2").exists()  # the refused version left nothing behind
+    response = httpx.post(f"http://{srv.http}/v2/models/simple/infer", json=SIMPLE_BODY)
+    outputs = {o["name"]: o["data"] for o in response.json()["outputs"]}
+    assert outputs["OUTPUT0"] == [i + 1 for i in range(16)]  # still Add, not the pushed Sub
+
+
+def test_fleet_calls_need_models_admin_and_boxes_are_loaded_with_the_registry_key(
+    tmp_path: Path,
+) -> None:
+    admin_key, reader_key = new_api_key(), new_api_key()
+    keys = [
+        ApiKeySpec(name="ops", hash=hash_api_key(admin_key), scopes=["infer", "models:admin"]),
+        ApiKeySpec(name="app", hash=hash_api_key(reader_key), scopes=["infer"]),
+    ]
+    repo = serving_repository(tmp_path)
+    settings = registry_settings(tmp_path / "registry", serving_api_key=admin_key)
+    server = ServerThread(
+        settings_for(repo, auth_mode="required", auth_api_keys=keys),
+        registry_settings=settings.model_copy(update={"embedded": True}),
+    )
+    with server as srv:
+        url = srv.server.registry_server.url  # type: ignore[union-attr]
+        reader = RegistryClient(url, {"X-API-Key": reader_key})
+        admin = RegistryClient(url, {"X-API-Key": admin_key})
+        try:
+            assert httpx.get(f"{url}/v1/fleet/boxes").status_code == 401
+            refused = _enroll(reader, "self", f"http://{srv.http}", repo)
+            assert refused.status_code == 403 and "models:admin" in error_of(refused)
+            criteria = {"soak_s": 0.5, "require_traffic": False, "max_holds": 1}
+            body = {"model": "simple", "version": "2", "waves": [{"count": 1}]}
+            body["criteria"] = criteria
+            assert reader.http.post("/v1/fleet/rollouts", json=body).status_code == 403
+            assert admin.push(simple_variant("Add")).status_code == 201
+            assert admin.push(simple_variant("Sub")).status_code == 201
+            assert _enroll(admin, "self", f"http://{srv.http}", repo).status_code == 200
+            started = admin.http.post("/v1/fleet/rollouts", json=body)
+            assert started.status_code == 201, started.text
+            done = _wait_box_state(admin, started.json()["id"], "self", "succeeded")
+            assert done["boxes"]["self"]["previous"] == [1]
+            assert done["created_by"] == "ops"
+        finally:
+            reader.close()
+            admin.close()
