@@ -130,9 +130,10 @@ class DataPlane:
             return await self._infer(request)
         start = time.perf_counter()
         outcome, version = "failure", request.model_version
+        resolved: list[str] = []  # the version the engine picked (failures of unversioned calls)
         try:
             try:
-                response = await self._infer(request)
+                response = await self._infer(request, resolved)
             except (ModelNotFoundError, ModelNotReadyError):
                 if not routed:
                     raise
@@ -150,15 +151,21 @@ class DataPlane:
                 version = ""  # as the client wrote it: not a label value
             raise
         finally:
+            if outcome == "failure" and not version and resolved:
+                version = resolved[-1]  # a judge must see the failures of the version it judges
             if self._on_result is not None and outcome:
                 self._on_result(request.model_name, version, outcome, time.perf_counter() - start)
 
-    async def _infer(self, request: InferRequest) -> InferResponse:
+    async def _infer(
+        self, request: InferRequest, resolved: list[str] | None = None
+    ) -> InferResponse:
         tracer = self._tracer
         with tracer.start_as_current_span(
             "mlinfer.infer", attributes={"mlinfer.model": request.model_name}
         ) as span:
             spec, version = await self.backend.model_spec(request.model_name, request.model_version)
+            if resolved is not None:
+                resolved.append(version)
             span.set_attribute("mlinfer.model_version", version)  # a string, as in responses
             batch_size = validate_request(spec, request)
             use_cache = self._cache is not None and spec.response_cache

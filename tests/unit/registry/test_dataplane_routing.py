@@ -16,6 +16,7 @@ from mlinfer.dataplane import DataPlane
 from mlinfer.registry.traffic import TrafficPolicy, TrafficRouter
 from mlinfer.samples.models import simple_add_sub
 from mlinfer.samples.writer import write_model
+from tests.support.raising_backend import RAISE_ID, RaisingBackend
 
 
 def _request(model: str = "simple", version: str = "", n: int = 16) -> InferRequest:
@@ -58,3 +59,24 @@ async def test_routes_falls_back_and_observes(backend: EmbeddedBackend) -> None:
         ("simple", "2", "success"),
         ("simple", "", "client_error"),
     ]  # the unknown model made no series
+
+
+async def test_failures_of_unversioned_requests_count_for_the_version_that_failed(
+    tmp_path: Path,
+) -> None:
+    """No version named, no policy: a server-side failure is the served version's failure."""
+    write_model(simple_add_sub(), tmp_path, 3)
+    engine = RaisingBackend(EngineSettings(model_repository=tmp_path))
+    await engine.start()
+    try:
+        seen: list[tuple[str, str, str]] = []
+        dataplane = DataPlane(engine, on_result=lambda m, v, o, _s: seen.append((m, v, o)))
+        failing = _request()
+        failing.id = RAISE_ID
+        with pytest.raises(RuntimeError):
+            await dataplane.infer(failing)
+        with pytest.raises(InvalidInputError):
+            await dataplane.infer(_request(n=3))
+        assert seen == [("simple", "3", "failure"), ("simple", "", "client_error")]
+    finally:
+        await engine.stop()
