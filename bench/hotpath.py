@@ -242,18 +242,26 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--baseline", type=Path, help="services/ folder of the code to compare")
     parser.add_argument("--baseline-label", default="before", help="its name in the tables")
+    parser.add_argument("--baseline-code", default="", help="what that code is, for the page")
     parser.add_argument("--interval-ms", type=int, default=2000, help="perf_analyzer window")
     parser.add_argument("--workers", type=int, default=2, help="front workers also measured")
     parser.add_argument("--repeat", type=int, default=1, help="rounds over the servers per point")
     parser.add_argument("--protocols", default="", help="subset, e.g. 'http binary,grpc'")
     parser.add_argument("--concurrency", default="1,8", help="comma-separated levels")
     parser.add_argument("--only", choices=["all", "embedded", "front"], default="all")
+    parser.add_argument(
+        "--section",
+        choices=["hotpath", "hotpath-repeated"],
+        default="hotpath",
+        help="which section of the page the run writes",
+    )
     parser.add_argument("--render", type=Path, metavar="RESULTS_JSON", help="only re-render")
     parser.add_argument("--docs", type=Path, default=ROOT / "docs" / "PERFORMANCE.md")
     parser.add_argument("--no-docs", action="store_true")
     args = parser.parse_args(argv)
     if args.render:
         doc = json.loads(args.render.read_text(encoding="utf-8"))
+        doc.setdefault("section", args.section)
         write_section(args.docs, doc, str(args.render.resolve().relative_to(ROOT)))
         print(f"wrote {args.docs}")
         return 0
@@ -303,8 +311,11 @@ def main(argv: list[str] | None = None) -> int:
         "started": started,
         "finished": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
         "baseline": args.baseline_label if args.baseline else None,
+        "baseline_code": args.baseline_code,
         "workers": args.workers,
         "repeat": args.repeat,
+        "section": args.section,
+        "argv": ["python", "bench/hotpath.py", *(sys.argv[1:] if argv is None else argv)],
         "rows": run.rows,
     }
     path = out_dir / "results.json"
