@@ -95,18 +95,29 @@ def write_models(repository: Path) -> None:
 
 
 class Run:
-    def __init__(self, out_dir: Path, interval_ms: int) -> None:
+    def __init__(
+        self,
+        out_dir: Path,
+        interval_ms: int,
+        repeat: int = 1,
+        protocols: Sequence[str] = (),
+        concurrency: Sequence[int] = CONCURRENCY,
+    ) -> None:
         self.out_dir = out_dir
         self.interval_ms = interval_ms
+        self.repeat = repeat
+        self.protocols = [p for p in PROTOCOLS if not protocols or p[0] in protocols]
+        self.concurrency = list(concurrency)
         self.rows: list[dict[str, Any]] = []
 
     def point(self, servers: Sequence[tuple[str, Sequence[int], str, str]], model: str) -> None:
         """Each protocol and concurrency on every server in turn: the figures compared in a
         table row are minutes apart at most, whatever the machine's other load does."""
-        for c in CONCURRENCY:
-            for label, protocol, extra in PROTOCOLS:
-                for server, pids, http, grpc in servers:
-                    self._one(server, pids, model, http, grpc, label, protocol, extra, c)
+        for c in self.concurrency:
+            for label, protocol, extra in self.protocols:
+                for _ in range(self.repeat):  # the report takes each server's median
+                    for server, pids, http, grpc in servers:
+                        self._one(server, pids, model, http, grpc, label, protocol, extra, c)
 
     def _one(
         self,
@@ -231,11 +242,29 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--baseline", type=Path, help="services/ folder of the code to compare")
     parser.add_argument("--baseline-label", default="before", help="its name in the tables")
+    parser.add_argument("--baseline-code", default="", help="what that code is, for the page")
     parser.add_argument("--interval-ms", type=int, default=2000, help="perf_analyzer window")
     parser.add_argument("--workers", type=int, default=2, help="front workers also measured")
+    parser.add_argument("--repeat", type=int, default=1, help="rounds over the servers per point")
+    parser.add_argument("--protocols", default="", help="subset, e.g. 'http binary,grpc'")
+    parser.add_argument("--concurrency", default="1,8", help="comma-separated levels")
+    parser.add_argument("--only", choices=["all", "embedded", "front"], default="all")
+    parser.add_argument(
+        "--section",
+        choices=["hotpath", "hotpath-repeated"],
+        default="hotpath",
+        help="which section of the page the run writes",
+    )
+    parser.add_argument("--render", type=Path, metavar="RESULTS_JSON", help="only re-render")
     parser.add_argument("--docs", type=Path, default=ROOT / "docs" / "PERFORMANCE.md")
     parser.add_argument("--no-docs", action="store_true")
     args = parser.parse_args(argv)
+    if args.render:
+        doc = json.loads(args.render.read_text(encoding="utf-8"))
+        doc.setdefault("section", args.section)
+        write_section(args.docs, doc, str(args.render.resolve().relative_to(ROOT)))
+        print(f"wrote {args.docs}")
+        return 0
 
     stamp = dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%d_%H%M%S")
     out_dir = ROOT / "bench" / "results" / f"hotpath-{stamp}"
@@ -243,7 +272,9 @@ def main(argv: list[str] | None = None) -> int:
     repository = out_dir / "repository" / "onnx"
     logs.mkdir(parents=True)
     write_models(repository)
-    run = Run(out_dir, args.interval_ms)
+    protocols = [p.strip() for p in args.protocols.split(",") if p.strip()]
+    levels = [int(c) for c in args.concurrency.split(",")]
+    run = Run(out_dir, args.interval_ms, args.repeat, protocols, levels)
     started = dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
     models = [SMALL_MODEL, FRONT_MODEL]
     versions = [("after", None)]
@@ -270,15 +301,21 @@ def main(argv: list[str] | None = None) -> int:
             )
             name = f"front after x{args.workers}"
             fronts.append((name, [w.pid, triton.pid], w.http_url, w.grpc_url))
-        print("embedded engine vs Triton", flush=True)
-        run.point(embedded, SMALL_MODEL)
-        print("in front of Triton vs Triton direct", flush=True)
-        run.point(fronts, FRONT_MODEL)
+        if args.only in ("all", "embedded"):
+            print("embedded engine vs Triton", flush=True)
+            run.point(embedded, SMALL_MODEL)
+        if args.only in ("all", "front"):
+            print("in front of Triton vs Triton direct", flush=True)
+            run.point(fronts, FRONT_MODEL)
     doc = {
         "started": started,
         "finished": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
         "baseline": args.baseline_label if args.baseline else None,
+        "baseline_code": args.baseline_code,
         "workers": args.workers,
+        "repeat": args.repeat,
+        "section": args.section,
+        "argv": ["python", "bench/hotpath.py", *(sys.argv[1:] if argv is None else argv)],
         "rows": run.rows,
     }
     path = out_dir / "results.json"

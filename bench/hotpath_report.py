@@ -7,37 +7,61 @@ page, keeps it (:func:`keep_section`), and so that a new hot-path run replaces o
 from __future__ import annotations
 
 import platform
+import shlex
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-BEGIN = "<!-- hotpath:begin (bench/hotpath.py writes this section) -->"
-END = "<!-- hotpath:end -->"
+SECTIONS = ("hotpath", "hotpath-repeated")  # in page order
+_TITLES = {
+    "hotpath": "## Hot path: small requests against Triton (issue 17's configuration)",
+    "hotpath-repeated": "## Hot path, repeated rounds: before vs after (medians)",
+}
+
+
+def _begin(name: str) -> str:
+    return f"<!-- {name}:begin (bench/hotpath.py writes this section) -->"
+
+
+def _end(name: str) -> str:
+    return f"<!-- {name}:end -->"
+
+
+def _block(page: str, name: str) -> str | None:
+    begin, end = _begin(name), _end(name)
+    if begin not in page or end not in page:
+        return None
+    return page[page.index(begin) : page.index(end) + len(end)]
 
 
 def keep_section(old_page: str, new_page: str) -> str:
-    """``new_page`` with the hot-path section of ``old_page`` appended when it has none."""
-    if BEGIN in new_page or BEGIN not in old_page:
-        return new_page
-    section = old_page[old_page.index(BEGIN) : old_page.index(END) + len(END)]
-    return new_page.rstrip("\n") + "\n\n" + section + "\n"
+    """``new_page`` with the hot-path sections of ``old_page`` appended where it has none."""
+    for name in SECTIONS:
+        block = _block(old_page, name)
+        if block is not None and _block(new_page, name) is None:
+            new_page = new_page.rstrip("\n") + "\n\n" + block + "\n"
+    return new_page
 
 
 def write_section(page: Path, doc: Mapping[str, Any], results_path: str) -> None:
+    name = str(doc.get("section") or "hotpath")
     section = render(doc, results_path)
     text = page.read_text(encoding="utf-8") if page.exists() else "# Performance\n"
-    if BEGIN in text:
-        text = text[: text.index(BEGIN)] + section + text[text.index(END) + len(END) :]
+    block = _block(text, name)
+    if block is not None:
+        text = text.replace(block, section)
     else:
         text = text.rstrip("\n") + "\n\n" + section + "\n"
     page.write_text(text, encoding="utf-8")
 
 
 def _find(rows: Sequence[Mapping[str, Any]], **labels: Any) -> Mapping[str, Any] | None:
-    for row in rows:
-        if all(row.get(k) == v for k, v in labels.items()) and not row.get("error"):
-            return row
-    return None
+    """The measurement of a point; with repeated rounds, the one of median rate."""
+    found = [
+        r for r in rows if all(r.get(k) == v for k, v in labels.items()) and not r.get("error")
+    ]
+    found.sort(key=lambda r: float(r["infer_per_s"]))
+    return found[len(found) // 2] if found else None
 
 
 def _rate(row: Mapping[str, Any] | None) -> str:
@@ -93,6 +117,8 @@ def _gains(
     protocols: Sequence[str],
     concurrency: Sequence[int],
 ) -> list[str]:
+    has_embedded = any(r["model"] == "add_relu" for r in rows)
+    has_front = any(r["model"] == "simple" for r in rows)
     out = [
         "",
         "### Each change: predicted and measured gain",
@@ -105,16 +131,19 @@ def _gains(
     for change, removes, predicted in _CHANGES:
         out += [f"- **{change}** (removes: {removes}). Predicted: {predicted}. Measured:"]
         for c in concurrency:
-            embedded = ", ".join(
-                f"{p} {_gain(rows, 'mlinfer after', f'mlinfer {baseline}', 'add_relu', p, c)}"
-                for p in protocols
-            )
-            front = ", ".join(
-                f"{p} {_gain(rows, 'front after', f'front {baseline}', 'simple', p, c)}"
-                for p in protocols
-            )
-            out.append(f"  c={c}: embedded {embedded}; in front of Triton {front}.")
-    if workers > 1:
+            parts = []
+            if has_embedded:
+                parts.append("embedded " + ", ".join(
+                    f"{p} {_gain(rows, 'mlinfer after', f'mlinfer {baseline}', 'add_relu', p, c)}"
+                    for p in protocols
+                ))  # fmt: skip
+            if has_front:
+                parts.append("in front of Triton " + ", ".join(
+                    f"{p} {_gain(rows, 'front after', f'front {baseline}', 'simple', p, c)}"
+                    for p in protocols
+                ))  # fmt: skip
+            out.append(f"  c={c}: {'; '.join(parts)}.")
+    if workers > 1 and has_front:
         out.append(
             f"- **{workers} workers in front of Triton** (removes: one event loop as the "
             "ceiling). Predicted: little here, where Triton, perf_analyzer and every worker "
@@ -129,6 +158,13 @@ def _gains(
     return out
 
 
+def _command(doc: Mapping[str, Any]) -> str:
+    argv = [str(a) for a in doc.get("argv") or ["python", "bench/hotpath.py"]]
+    if "--baseline" in argv:  # a temporary folder on the machine that ran it
+        argv[argv.index("--baseline") + 1] = "<services/ of the code before>"
+    return shlex.join(argv)
+
+
 def _why(error: str) -> str:
     """The line of a failure that says what went wrong (perf_analyzer's last words)."""
     lines = [line.strip() for line in error.splitlines() if line.strip()]
@@ -139,13 +175,17 @@ def render(doc: Mapping[str, Any], results_path: str) -> str:
     rows: list[Mapping[str, Any]] = doc["rows"]
     baseline = doc.get("baseline")
     workers = int(doc.get("workers") or 1)
+    repeat = int(doc.get("repeat") or 1)
     protocols = list(dict.fromkeys(r["protocol"] for r in rows))
     concurrency = sorted({int(r["concurrency"]) for r in rows})
+    name = str(doc.get("section") or "hotpath")
+    has_embedded = any(r["model"] == "add_relu" for r in rows)
+    has_front = any(r["model"] == "simple" for r in rows)
     out = [
-        BEGIN,
-        "## Hot path: small requests against Triton (issue 17's configuration)",
+        _begin(name),
+        _TITLES[name],
         "",
-        f"Written by `python bench/hotpath.py{' --baseline DIR' if baseline else ''}` "
+        f"Written by `{_command(doc)}` "
         f"from one run, {doc['started']} to {doc['finished']} (UTC); raw results: "
         f"`{results_path}`. Machine: {platform.machine()} Linux VM with 2 vCPUs, **shared with "
         "other engineers' builds and tests during the run** (CPU used by other processes "
@@ -153,9 +193,43 @@ def render(doc: Mapping[str, Any], results_path: str) -> str:
         "taken minutes apart, not with other runs. Models: `add_relu` (Relu(INPUT0 + "
         "INPUT1), FP32 [1,16]) and `simple` (INT32 add/sub, [1,16]), both with 1 instance, "
         "`intra_op_thread_count` 2, dynamic batching up to 32 with a 500 us delay; auth and "
-        "access log off; perf_analyzer 2.51, batch-1 requests, one server at a time "
+        "access log off; perf_analyzer 2.51, batch-1 requests; every server runs through the "
+        "whole run and each point is measured on one server after the other, back to back "
         "(Triton: the nvidia-pytriton tritonserver, Python backend running the same ONNX "
-        "file with ONNX Runtime).",
+        "file with ONNX Runtime)."
+        + (f" Each figure is the median of {repeat} such rounds." if repeat > 1 else "")
+        + (f" `{baseline}` is {doc['baseline_code']}." if doc.get("baseline_code") else ""),
+    ]
+    labels = [baseline, "after"] if baseline else ["after"]
+    if has_embedded:
+        out += _embedded(rows, labels, protocols, concurrency)
+    if has_front:
+        out += _front(rows, labels, workers, protocols, concurrency)
+    if baseline:
+        out += _gains(rows, baseline, workers, protocols, concurrency)
+    failed = [r for r in rows if r.get("error")]
+    if failed:
+        out += ["", "Failed measurements:", ""]
+        out += [f"- {r['server']} {r['model']} {r['protocol']} c={r['concurrency']}: "
+                f"{_why(str(r['error']))}" for r in failed]  # fmt: skip
+    out += ["", "Commands (one of each kind; every row's is in the results file):", "", "```"]
+    seen: set[str] = set()
+    for row in rows:
+        key = f"{row['protocol']}"
+        if row.get("command") and key not in seen:
+            seen.add(key)
+            out.append(str(row["command"]))
+    out += ["```", _end(name)]
+    return "\n".join(out)
+
+
+def _embedded(
+    rows: Sequence[Mapping[str, Any]],
+    labels: Sequence[str],
+    protocols: Sequence[str],
+    concurrency: Sequence[int],
+) -> list[str]:
+    out = [
         "",
         "### Embedded engine vs Triton direct (`add_relu`)",
         "",
@@ -163,7 +237,6 @@ def render(doc: Mapping[str, Any], results_path: str) -> str:
         "below Triton's, HTTP binary at least as fast as HTTP JSON.",
         "",
     ]
-    labels = [baseline, "after"] if baseline else ["after"]
     head = "| protocol | c | Triton 2.51 |"
     rule = "|---|---|---|"
     for label in labels:
@@ -179,7 +252,17 @@ def render(doc: Mapping[str, Any], results_path: str) -> str:
                             protocol=protocol, concurrency=c)  # fmt: skip
                 line += f" {_rate(row)} | {_ratio(row, ref)} |"
             out.append(line)
-    out += [
+    return out
+
+
+def _front(
+    rows: Sequence[Mapping[str, Any]],
+    labels: Sequence[str],
+    workers: int,
+    protocols: Sequence[str],
+    concurrency: Sequence[int],
+) -> list[str]:
+    out = [
         "",
         "### In front of Triton vs Triton direct (`simple`)",
         "",
@@ -206,19 +289,4 @@ def render(doc: Mapping[str, Any], results_path: str) -> str:
                 row = _find(rows, server=front, model="simple", protocol=protocol, concurrency=c)
                 line += f" {_rate(row)} | {_ratio(row, ref)} | {_added(row, ref)} |"
             out.append(line)
-    if baseline:
-        out += _gains(rows, baseline, workers, protocols, concurrency)
-    failed = [r for r in rows if r.get("error")]
-    if failed:
-        out += ["", "Failed measurements:", ""]
-        out += [f"- {r['server']} {r['model']} {r['protocol']} c={r['concurrency']}: "
-                f"{_why(str(r['error']))}" for r in failed]  # fmt: skip
-    out += ["", "Commands (one of each kind; every row's is in the results file):", "", "```"]
-    seen: set[str] = set()
-    for row in rows:
-        key = f"{row['protocol']}"
-        if row.get("command") and key not in seen:
-            seen.add(key)
-            out.append(str(row["command"]))
-    out += ["```", END]
-    return "\n".join(out)
+    return out

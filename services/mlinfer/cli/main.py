@@ -109,6 +109,7 @@ def _server_options(p: argparse.ArgumentParser) -> None:
         "--workers",
         type=int,
         dest="workers_count",
+        metavar="N",
         help="processes sharing the ports, 0 = one per core; needs --triton "
         "(MLINFER_WORKERS_COUNT)",
     )
