@@ -110,13 +110,13 @@ function updateRates(samples) {
   state.previous = snapshot;
   if (!before) return;
   const seconds = (now - before.at) / 1000;
-  const rate = (snapshot.requests - before.requests) / seconds;
+  const rate = snapshot.requests < before.requests ? null : (snapshot.requests - before.requests) / seconds;
   const p50 = quantileBetween(before.latency, snapshot.latency, 0.5);
   const p99 = quantileBetween(before.latency, snapshot.latency, 0.99);
   const done = snapshot.successes - before.successes;
   const queueMs = done > 0 ? (snapshot.queueUs - before.queueUs) / done / 1000 : null;
   const lookups = snapshot.hits + snapshot.misses;
-  $("t-rate").textContent = rate.toFixed(1);
+  $("t-rate").textContent = rate === null ? "-" : rate.toFixed(1);
   $("t-latency").textContent = p50 === null ? "-" :
     (p50 * 1000).toFixed(1) + " / " + (p99 * 1000).toFixed(1) + " ms";
   $("t-queue").textContent = queueMs === null ? "-" : queueMs.toFixed(2) + " ms";

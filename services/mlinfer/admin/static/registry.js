@@ -133,7 +133,8 @@ function aliasVersion(version) {
 function startCanary(version) {
   const steps = $("reg-canary-steps").value.split(/[\s,]+/).filter(Boolean).map(Number);
   const interval = Number($("reg-canary-interval").value) || 60;
-  return registryAction("canary v" + version, "/canary", { version: String(version), steps, interval_s: interval });
+  const analysis = { min_requests: Number($("reg-canary-min").value) || 20 };
+  return registryAction("canary v" + version, "/canary", { version: String(version), steps, interval_s: interval, analysis });
 }
 
 // ---- traffic split editor ----
@@ -280,9 +281,12 @@ function updateArmCharts(model, report, samples) {
   registry.previous = snapshot;
   if (!before) return;
   const seconds = (now - before.at) / 1000;
-  registry.charts.rate.push(arms.map((v) => (snapshot.arms[v].count - before.arms[v].count) / seconds));
+  // A count that went down was reset (the version unloaded, the server restarted): no
+  // rate for that interval, as Prometheus' rate() treats a reset.
+  const reset = (v) => snapshot.arms[v].count < before.arms[v].count;
+  registry.charts.rate.push(arms.map((v) => (reset(v) ? null : (snapshot.arms[v].count - before.arms[v].count) / seconds)));
   registry.charts.p99.push(arms.map((v) => {
-    const q = quantileBetween(before.arms[v].buckets, snapshot.arms[v].buckets, 0.99);
+    const q = reset(v) ? null : quantileBetween(before.arms[v].buckets, snapshot.arms[v].buckets, 0.99);
     return q === null ? null : q * 1000;
   }));
 }
