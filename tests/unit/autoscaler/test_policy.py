@@ -420,6 +420,9 @@ def test_footprint_is_measured_once_the_new_instance_shows() -> None:
     d = scaler.decide(MODEL, 2, dataclasses.replace(busy, free_memory_bytes=2500 * mb), 2)
     assert scaler.footprint_bytes(MODEL) == 500 * mb
     assert d.signals["instance_footprint_bytes"] == 500 * mb
+    # Measured once: later samples at the same count leave it alone.
+    scaler.decide(MODEL, 2, dataclasses.replace(busy, free_memory_bytes=2000 * mb), 3)
+    assert scaler.footprint_bytes(MODEL) == 500 * mb
     # Memory that grew back is no footprint; the earlier one stays.
     other = policy(memory_headroom_bytes=0, cooldown_up_s=0)
     other.decide(MODEL, 1, dataclasses.replace(busy, free_memory_bytes=3000 * mb), 0)
