@@ -4,13 +4,14 @@
 # Usage: scripts/mutation.sh MODULE...
 #   MODULE: validation tensors scheduler queue verifier bucket key traffic analysis policy
 #   gate (or all), or a dotted name such as mlinfer.core.validation. Each module runs
-#   against its own tests only (TESTS below), one module at a time, each bounded by
+#   against its own tests (TESTS below; else pyproject's selection), one module at a
+#   time, in build/mutation/DOTTED.NAME, each bounded by
 #   MUTATION_TIMEOUT_S seconds (default 1800), with MUTATION_JOBS parallel mutants
 #   (default 1: the machine is shared). Prints each module's score; a module whose run was
 #   cut short is reported as partial, with how many mutants were never checked.
 # Survivors listed in scripts/mutation-equivalent.txt (with the reason) are equivalent
 # mutants: no test can tell them from the original, so they are left out of the score.
-# Inspect a mutant: (cd build/mutation/MODULE && ../../../.venv/bin/mutmut show NAME)
+# Inspect a mutant: (cd build/mutation/DOTTED.NAME && ../../../.venv/bin/mutmut show NAME)
 # Not a CI gate: run it for the modules you change (docs/TESTING.md).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -41,7 +42,7 @@ declare -A TESTS=(
 )
 
 usage() {
-  sed -n '2,13p' "$0" | sed 's/^# \{0,1\}//'
+  sed -n '2,15p' "$0" | sed 's/^# \{0,1\}//'
 }
 
 if [ $# -eq 0 ] || [ "$1" = "-h" ] || [ "$1" = "--help" ]; then
@@ -151,8 +152,11 @@ counts = Counter(statuses.values())
 killed = counts["killed"] + counts["timeout"]
 survivors = sorted(n for n, s in statuses.items() if s == "survived")
 real = [n for n in survivors if n not in equivalent]
-stale = sorted(n for n in equivalent if n.startswith(module + ".") and n not in survivors)
 unchecked = counts["not checked"]
+# Only a complete run can say a listed mutant no longer survives.
+stale = [] if unchecked else sorted(
+    n for n in equivalent if n.startswith(module + ".") and n not in survivors
+)
 judged = len(statuses) - unchecked - (len(survivors) - len(real))
 score = 100.0 * killed / judged if judged else 0.0
 partial = f", PARTIAL: {unchecked} not checked" if unchecked else ""

@@ -420,6 +420,9 @@ def test_footprint_is_measured_once_the_new_instance_shows() -> None:
     d = scaler.decide(MODEL, 2, dataclasses.replace(busy, free_memory_bytes=2500 * mb), 2)
     assert scaler.footprint_bytes(MODEL) == 500 * mb
     assert d.signals["instance_footprint_bytes"] == 500 * mb
+    # Measured once: later samples at the same count leave it alone.
+    scaler.decide(MODEL, 2, dataclasses.replace(busy, free_memory_bytes=2000 * mb), 3)
+    assert scaler.footprint_bytes(MODEL) == 500 * mb
     # Memory that grew back is no footprint; the earlier one stays.
     other = policy(memory_headroom_bytes=0, cooldown_up_s=0)
     other.decide(MODEL, 1, dataclasses.replace(busy, free_memory_bytes=3000 * mb), 0)
@@ -433,3 +436,68 @@ def test_footprint_is_measured_once_the_new_instance_shows() -> None:
     assert two.decide(MODEL, 2, free, 1).desired == 4
     two.decide(MODEL, 4, dataclasses.replace(BUSY, free_memory_bytes=3000 * mb), 2)
     assert two.footprint_bytes(MODEL) == 500 * mb
+
+
+def test_single_problem_messages_in_full() -> None:
+    prefix = "autoscaler config for model 'image_cnn': "
+    for overrides, message in (
+        ({"queue_time_target_us": -1}, "queue_time_target_us must be > 0"),
+        (
+            {"memory_headroom_bytes": -1},
+            "memory_headroom_bytes and instance_memory_bytes must be >= 0",
+        ),
+    ):
+        with pytest.raises(ValueError) as info:
+            policy(**overrides)
+        assert str(info.value) == prefix + message
+    policy(queue_time_target_us=0.5)  # any positive target
+
+
+def test_a_footprint_of_one_byte_is_a_known_footprint() -> None:
+    scaler = policy(memory_headroom_bytes=0, instance_memory_bytes=1, max_instances=8)
+    scaler.decide(MODEL, 2, Signals(pending=4, utilization=0.1), 0)
+    panic = dataclasses.replace(BUSY, pending=40, free_memory_bytes=10)
+    assert scaler.decide(MODEL, 2, panic, 1).desired == 4  # doubled: it fits
+
+
+def test_any_room_above_the_headroom_allows_one_instance_of_unknown_size() -> None:
+    d = policy(memory_headroom_bytes=100).decide(
+        MODEL, 1, dataclasses.replace(BUSY, free_memory_bytes=101), 0
+    )
+    assert (d.desired, d.reason) == (2, "utilization")
+
+
+def test_window_coverage_counts_from_the_first_sample_not_from_zero() -> None:
+    scaler = policy(cooldown_down_s=0, stable_window_s=60)
+    scaler.decide(MODEL, 2, IDLE, 1000)
+    assert scaler.decide(MODEL, 2, IDLE, 1010).reason == "steady"  # 10 s of a 60 s window
+    assert scaler.decide(MODEL, 2, IDLE, 1060).reason == "idle"
+
+
+def test_footprint_keeps_its_last_measurement() -> None:
+    mb = 1024 * 1024
+    scaler = policy(memory_headroom_bytes=0, cooldown_up_s=0, max_instances=8)
+    busy = dataclasses.replace(BUSY, pending=1)
+    scaler.decide(MODEL, 1, dataclasses.replace(busy, free_memory_bytes=3000 * mb), 0)
+    scaler.decide(MODEL, 2, dataclasses.replace(busy, free_memory_bytes=2500 * mb), 1)
+    assert scaler.footprint_bytes(MODEL) == 500 * mb
+    # The next instance took nothing measurable (free memory unchanged): the 500 MB stay.
+    scaler.decide(MODEL, 3, dataclasses.replace(busy, free_memory_bytes=2500 * mb), 2)
+    assert scaler.footprint_bytes(MODEL) == 500 * mb
+    scaler.decide(MODEL, 4, dataclasses.replace(busy, free_memory_bytes=2000 * mb), 3)
+    assert scaler.footprint_bytes(MODEL) == 500 * mb
+    tiny = policy(memory_headroom_bytes=0, cooldown_up_s=0)
+    tiny.decide(MODEL, 1, dataclasses.replace(busy, free_memory_bytes=1000), 0)
+    tiny.decide(MODEL, 2, dataclasses.replace(busy, free_memory_bytes=999), 1)
+    assert tiny.footprint_bytes(MODEL) == 1.0
+
+
+def test_footprint_before_any_decision_is_the_configured_one() -> None:
+    assert policy(instance_memory_bytes=300).footprint_bytes(MODEL) == 300
+    assert policy().footprint_bytes("never-seen") == 0
+
+
+def test_panic_from_a_queue_of_one() -> None:
+    scaler = policy(panic_min_pending=2)
+    scaler.decide(MODEL, 1, Signals(pending=1, utilization=0.1), 0)
+    assert scaler.decide(MODEL, 1, Signals(pending=3, utilization=0.1), 1).reason == "panic"

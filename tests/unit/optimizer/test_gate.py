@@ -163,3 +163,22 @@ def test_accuracy_in_the_dict_and_the_progress_line() -> None:
     assert result.worst() == "top-1 75.00% (FP32 100.00%); p: cosine 0.75000, SQNR 3.0 dB"
     strict = evaluate(Budget(min_cosine=None, max_accuracy_drop=24.99), ref, cand, labels)
     assert not strict.passed and "25.00 points below" in strict.reasons[0]
+
+
+def test_atol_alone_is_reported_with_rtol_zero() -> None:
+    ref = {"y": np.array([[1.0, 2.0, 3.0, 4.0]], np.float32)}
+    cand = {"y": np.array([[1.0, 2.0, 3.0, 4.5]], np.float32)}
+    result = evaluate(Budget(min_cosine=None, atol=0.1), ref, cand)
+    assert result.reasons == (
+        "output 'y': 25% of elements exceed atol 0.1 + rtol 0 (max abs error 0.5)",
+    )
+
+
+def test_accuracy_drop_allowance_is_inclusive_up_to_rounding() -> None:
+    # The gate allows 1e-9 points of float noise: a drop equal to budget + 1e-9 passes.
+    labels = np.array([0, 1, 1, 0])
+    ref = _scores([[1, 0], [0, 1], [0, 1], [1, 0]])
+    cand = _scores([[1, 0], [0, 1], [1, 0], [1, 0]])  # a drop of exactly 25.0 points
+    assert (25.0 - 1e-9) + 1e-9 == 25.0
+    budget = Budget(min_cosine=None, max_accuracy_drop=25.0 - 1e-9)
+    assert evaluate(budget, ref, cand, labels).passed

@@ -322,3 +322,65 @@ def test_prediction_samples_other_than_totals_are_ignored() -> None:
     arms = parse_counters([text], "m")
     assert arms["1"].classes == {"cat": 3.0, "": 2.0}
     assert arms["1"].outcomes == {} and arms["1"].buckets == {}
+
+
+def test_verdicts_carry_both_arms_whatever_the_result() -> None:
+    fast = [0.002] * 20
+    held = _judge({"success": fast[:5]}, fast)
+    assert held.result == "hold"
+    assert held.canary["requests"] == 5 and held.baseline["requests"] == 20
+    passed = _judge({"success": fast}, fast)
+    assert passed.result == "pass" and passed.baseline["requests"] == 20
+    assert passed.canary["requests"] == 20
+
+
+def test_a_baseline_of_one_percent_still_needs_its_traffic() -> None:
+    assert _judge({"success": [0.002] * 30}, None, weight=1).result == "hold"
+
+
+def test_slack_is_a_strict_allowance_and_the_limit_is_rounded_in_the_message() -> None:
+    base = [0.0008] * 50 + [0.008] * 50  # p99 9.9 ms
+    slower = [0.0008] * 50 + [0.008] * 25 + [0.012] * 25
+    verdict = _judge({"success": slower}, base)
+    excess = verdict.canary["p99_ms"] - verdict.baseline["p99_ms"]
+    exactly = _judge({"success": slower}, base, p99_slack_ms=excess)
+    assert exactly.result == "pass"  # a canary exactly the slack slower is within it
+    odd = _judge({"success": slower}, base, max_p99_factor=1.2345)
+    assert odd.reason.endswith("x 1.2345 = 12.222 ms")  # 9.9 x 1.2345 = 12.22155
+
+
+def test_config_errors_say_exactly_what_is_wrong() -> None:
+    import pytest
+
+    for doc, message in (
+        ({"threshold": 0}, "min_requests and threshold must be >= 1"),
+        ({"min_success_rate": 100.5}, "min_success_rate is a percentage in (0, 100]"),
+        ({"min_success_rate": -1}, "min_success_rate is a percentage in (0, 100]"),
+    ):
+        with pytest.raises(ValueError) as info:
+            AnalysisConfig.from_json(doc)
+        assert str(info.value) == message
+    assert AnalysisConfig.from_json({"min_success_rate": 0.5}).min_success_rate == 0.5
+
+
+def test_counters_with_missing_parts() -> None:
+    assert ArmCounters.from_json({}) == ArmCounters()
+    late = _arms({("2", "success"): [0.002] * 30, ("2", "failure"): [0.002] * 5})["2"]
+    assert late.minus(ArmCounters()) == late  # nothing earlier: everything is new
+    only_failures = ArmCounters({"failure": 4.0})
+    assert only_failures.success_rate() == 0.0
+    # An outcome that is 0 now and absent before is no counter reset.
+    earlier = ArmCounters({"success": 10.0})
+    now = ArmCounters({"success": 30.0, "failure": 0.0})
+    assert now.minus(earlier).outcomes == {"success": 20.0, "failure": 0.0}
+
+
+def test_summaries_round_to_the_microsecond() -> None:
+    arm = _arms({("1", "success"): [0.0008] + [0.002] * 6})["1"]
+    summary = arm.summary()
+    assert (summary["p50_ms"], summary["p95_ms"]) == (2.667, 4.767)
+
+
+def test_classes_are_ordered_by_count_and_single_predictions_kept() -> None:
+    arm = ArmCounters(classes={"a": 1.0, "b": 5.0, "c": 3.0})
+    assert list(arm.summary()["classes"].items()) == [("b", 5), ("c", 3), ("a", 1)]
