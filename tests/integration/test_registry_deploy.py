@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -110,6 +111,26 @@ def test_failed_load_keeps_current_serving(
     assert not any(
         p.name.startswith(".") for p in (srv.settings.engine.model_repository / "simple").iterdir()
     )
+
+
+def test_failed_load_puts_back_a_folder_of_another_origin_with_that_number(
+    stack: tuple[ServerThread, RegistryClient],
+) -> None:
+    """The box already has a folder ``2`` that the registry did not write: a failed deploy of
+    the registry's version 2 leaves it exactly as it was."""
+    srv, registry = stack
+    model_dir = srv.settings.engine.model_repository / "simple"
+    shutil.copytree(model_dir / "1", model_dir / "2")
+    (model_dir / "2" / "NOTES").write_text("placed by hand\n")
+    before = {p.relative_to(model_dir): p.read_bytes() for p in model_dir.rglob("*") if p.is_file()}
+    registry.push(simple_variant("Add"))
+    bad = simple_variant("Sub")
+    pushed = registry.push(bad, config=bad.config.replace('name: "INPUT1"', 'name: "NOT_AN_INPUT"'))
+    assert pushed.status_code == 201, pushed.text
+    assert registry.deploy("simple", "2").status_code == 400
+    after = {p.relative_to(model_dir): p.read_bytes() for p in model_dir.rglob("*") if p.is_file()}
+    assert after == before  # the hand-placed version 2 and the config, byte for byte
+    assert _infer(srv.http)[0] == "1"
 
 
 def test_bad_input_is_refused_and_nothing_is_stored(

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import shutil
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -17,7 +16,13 @@ from sqlalchemy import update
 
 from mlinfer.registry.catalog import Catalog
 from mlinfer.registry.errors import ConflictError
-from mlinfer.registry.materialize import materialize, restore_config, write_config
+from mlinfer.registry.materialize import (
+    discard,
+    materialize,
+    put_back,
+    restore_config,
+    write_config,
+)
 from mlinfer.registry.policies import PolicyHub, write_policy
 from mlinfer.registry.schema import Model, TrafficPolicy
 from mlinfer.registry.serving import ServingClient, config_with_versions
@@ -76,7 +81,7 @@ class Operations:
         version = int(info["version"])
         repository = self.settings.serving_repository
         existed = (repository / model / str(version)).exists()
-        await asyncio.to_thread(
+        displaced = await asyncio.to_thread(
             materialize, self.catalog.store, repository, model, version, info["sha256"],
             info["format"],
         )  # fmt: skip
@@ -86,10 +91,8 @@ class Operations:
             await self.serving.load(model, config, expect=version)
         except Exception:
             # The engine keeps serving what it had; the repository goes back to what it was.
-            if not existed:
-                await asyncio.to_thread(
-                    shutil.rmtree, repository / model / str(version), ignore_errors=True
-                )
+            if displaced is not None or not existed:
+                await asyncio.to_thread(put_back, repository, model, version, displaced)
             await asyncio.to_thread(restore_config, repository, model, previous)
             if keep and previous is not None:
                 try:  # the old set again (clears the failed version from the index)
@@ -98,6 +101,7 @@ class Operations:
                 except Exception as exc:  # what serves keeps serving: log, do not mask
                     log.warning("restoring the version set of %s failed: %s", model, exc)
             raise
+        await asyncio.to_thread(discard, displaced)
         return Staged(model, version, info["config"])
 
     # -- traffic --
