@@ -22,7 +22,6 @@ resumes where the database says.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import copy
 import logging
 from collections.abc import Coroutine
@@ -66,6 +65,7 @@ from mlinfer.registry.fleet_waves import ROLLED_BACK as BOX_ROLLED_BACK
 from mlinfer.registry.policies import PolicyHub
 from mlinfer.registry.schema import utcnow
 from mlinfer.registry.settings import RegistrySettings
+from mlinfer.registry.ticker import Ticker
 
 log = logging.getLogger(__name__)
 PARALLEL_BOXES = 8  # boxes deployed or checked at once (each is mostly waiting on the box)
@@ -87,32 +87,14 @@ class FleetEngine:
         self.boxes = FleetBoxes(catalog)
         self.store = FleetStore(catalog)
         self._lock = asyncio.Lock()  # the loop and the API never change a rollout at once
-        self._task: asyncio.Task[None] | None = None
-        self._wake = asyncio.Event()
+        self._ticker = Ticker("fleet rollouts", self.tick, settings.rollout_tick_seconds)
 
     # -- lifecycle --
     def start(self) -> None:
-        self._task = asyncio.create_task(self._loop(), name="fleet")
+        self._ticker.start()
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-
-    async def _loop(self) -> None:
-        failing = False
-        while True:
-            try:
-                await self.tick()
-                failing = False
-            except Exception:  # the loop outlives a bad tick (database down, ...)
-                if not failing:
-                    log.exception("fleet rollouts failing; retrying every tick")
-                failing = True
-            with contextlib.suppress(asyncio.TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), self.settings.rollout_tick_seconds)
-            self._wake.clear()
+        await self._ticker.stop()
 
     # -- starting and stopping --
     async def start_rollout(
@@ -146,7 +128,7 @@ class FleetEngine:
         }  # fmt: skip
         async with self._lock:
             doc = await asyncio.to_thread(self.store.create, values, actor)
-        self._wake.set()
+        self._ticker.wake()
         return doc
 
     async def abort(self, rollout_id: int, actor: str) -> dict[str, Any]:
@@ -216,7 +198,7 @@ class FleetEngine:
                 wave=r.wave + 1,
                 wave_started_at=utcnow(),
             )
-            self._wake.set()
+            self._ticker.wake()
             return
         offline = sorted(n for n, t in targets.items() if t["state"] == OFFLINE)
         failed = sorted(n for n, t in targets.items() if t["state"] == FAILED)

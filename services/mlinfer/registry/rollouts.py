@@ -12,7 +12,6 @@ promotes or rolls back, and reports per arm.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from datetime import datetime, timedelta, timezone
 from typing import Any
@@ -25,6 +24,7 @@ from mlinfer.registry.catalog import Catalog, record, rollout_dict
 from mlinfer.registry.errors import BadRequestError, RegistryNotFoundError
 from mlinfer.registry.operations import Operations, Staged
 from mlinfer.registry.schema import Rollout, utcnow
+from mlinfer.registry.ticker import Ticker
 
 log = logging.getLogger(__name__)
 ACTIVE = ("running", "paused")
@@ -47,34 +47,15 @@ class RolloutEngine:
         self.ops = ops
         self.catalog: Catalog = ops.catalog
         self._metrics_urls = metrics_urls
-        self._tick_s = tick_s
-        self._task: asyncio.Task[None] | None = None
-        self._wake = asyncio.Event()
+        self._ticker = Ticker("rollout checks", self.tick, tick_s)
         self._warned: set[int] = set()  # rollouts whose check failure was logged
 
     # -- lifecycle --
     def start(self) -> None:
-        self._task = asyncio.create_task(self._loop(), name="rollouts")
+        self._ticker.start()
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-
-    async def _loop(self) -> None:
-        failing = False
-        while True:
-            try:
-                await self.tick()
-                failing = False
-            except Exception:  # the loop outlives a bad tick (database down, ...)
-                if not failing:  # once per outage, not once per tick
-                    log.exception("rollout checks failing; retrying every tick")
-                failing = True
-            with contextlib.suppress(asyncio.TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), self._tick_s)
-            self._wake.clear()
+        await self._ticker.stop()
 
     # -- starting --
     async def start_rollout(
@@ -360,4 +341,4 @@ class RolloutEngine:
         return parse_counters(texts, model)
 
     def wake(self) -> None:
-        self._wake.set()
+        self._ticker.wake()
