@@ -16,11 +16,12 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from mlinfer.core.errors import MLInferError
-from mlinfer.gateway.errors import error_response
+from mlinfer.gateway.errors import error_response, handle_http_exception
 from mlinfer.gateway.infer_call import InferAnswer, InferCall
 
 # Starlette's ``{model}`` is ``[^/]+`` and ``{version:int}`` is ``[0-9]+``: the same here.
@@ -58,6 +59,9 @@ class FastInferMiddleware:
             answer = await self._call(Request(scope, receive), model, version)
         except MLInferError as exc:
             await error_response(exc)(scope, receive, send)
+            return
+        except HTTPException as exc:  # the body deadline's 408, as the app's handler answers it
+            await (await handle_http_exception(Request(scope), exc))(scope, receive, send)
             return
         await _send_answer(answer, send)
 
