@@ -1,8 +1,14 @@
-"""Registry errors, on the one hierarchy every transport maps (``core.errors``)."""
+"""Registry errors, on the one hierarchy every transport maps (``core.errors``).
+
+Each is a core kind (same status, same mapping); the names say where they come from.
+``RegistryNotFoundError`` stays apart from ``ModelNotFoundError`` on purpose: the DataPlane
+catches the latter to fall back from a routed version, and a missing registry record must
+never be mistaken for that.
+"""
 
 from __future__ import annotations
 
-from mlinfer.core.errors import MLInferError, StatusCode
+from mlinfer.core.errors import InvalidInputError, MLInferError, StatusCode, UnavailableError
 
 
 class RegistryNotFoundError(MLInferError):
@@ -15,18 +21,16 @@ class ConflictError(MLInferError):
     status = StatusCode.ALREADY_EXISTS
 
 
-class BadRequestError(MLInferError):
-    status = StatusCode.INVALID_ARGUMENT
+class BadRequestError(InvalidInputError):
+    pass
 
 
-class StorageUnavailableError(MLInferError):
+class StorageUnavailableError(UnavailableError):
     """The artifact store or the database cannot be reached: retry later."""
-
-    status = StatusCode.UNAVAILABLE
 
     def __init__(self, message: str) -> None:
         super().__init__(message, retry_after_s=5)
 
 
-class ChecksumMismatchError(MLInferError):
-    status = StatusCode.INVALID_ARGUMENT
+class ChecksumMismatchError(InvalidInputError):
+    pass
