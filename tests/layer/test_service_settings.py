@@ -256,6 +256,8 @@ def cluster() -> Iterator[_Cluster]:
     c = _Cluster(root)
     c.data.mkdir()
     c.sockets.mkdir()
+    # A copy the unprivileged user can reach: the checkout may sit in a 0700 directory.
+    shutil.copy2(DB_SETUP, root / DB_SETUP.name)
     if c.as_other:
         for path in (root, c.data, c.sockets):
             shutil.chown(path, UNPRIVILEGED)
@@ -271,8 +273,9 @@ def cluster() -> Iterator[_Cluster]:
 
 def test_registry_database_setup_and_schema(cluster: _Cluster, tmp_path: Path) -> None:
     conf = cluster.data / "postgresql.conf"
-    assert "mlinfer-registry-db-setup" in cluster.check(DB_SETUP, "socket")
-    cluster.check(DB_SETUP, "socket")
+    setup = cluster.root / DB_SETUP.name
+    assert "mlinfer-registry-db-setup" in cluster.check(setup, "socket")
+    cluster.check(setup, "socket")
     assert conf.read_text().count("mlinfer-registry-db-setup") == 1  # idempotent
     # Started as postgresql.service starts it: no -k, the socket directories come from
     # postgresql.conf.
@@ -282,9 +285,9 @@ def test_registry_database_setup_and_schema(cluster: _Cluster, tmp_path: Path) -
     )  # fmt: skip
     assert (cluster.sockets / f".s.PGSQL.{cluster.port}").is_socket()
 
-    out = cluster.check(DB_SETUP, "database", "mlinfer")
+    out = cluster.check(setup, "database", "mlinfer")
     assert "created the role mlinfer" in out and "created the database mlinfer" in out
-    assert cluster.check(DB_SETUP, "database", "mlinfer") == ""  # idempotent
+    assert cluster.check(setup, "database", "mlinfer") == ""  # idempotent
     assert (
         cluster.query(
             "SELECT rolcanlogin, rolsuper, rolcreatedb FROM pg_roles WHERE rolname = 'mlinfer'"
@@ -293,7 +296,7 @@ def test_registry_database_setup_and_schema(cluster: _Cluster, tmp_path: Path) -
     )
     owner = "SELECT pg_get_userbyid(datdba) FROM pg_database WHERE datname = 'mlinfer'"
     assert cluster.query(owner) == "mlinfer"
-    bad = cluster.run(DB_SETUP, "database", "mlinfer; DROP DATABASE postgres")
+    bad = cluster.run(setup, "database", "mlinfer; DROP DATABASE postgres")
     assert bad.returncode == 2 and "names are" in bad.stderr
 
     # The registry, as registry.env points it at the database (over the socket).
