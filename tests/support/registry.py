@@ -122,9 +122,12 @@ class RegistryClient:
 # p99 a fully loaded 2-core machine gives the fast arm (tens of ms), or a slow canary passes.
 FAST, SLOW = 10, 30_000
 ANALYSIS = {"min_requests": 15, "threshold": 2, "max_p99_factor": 2.0, "p99_slack_ms": 2.0}
-# Same code on both arms: only scheduling noise of a shared 2-core machine tells them apart,
-# so the latency bound leaves room for it (the slow version is ~70 ms, never within it).
-TOLERANT = {**ANALYSIS, "max_p99_factor": 3.0, "p99_slack_ms": 10.0, "threshold": 3}
+# Same code on both arms: only scheduling noise tells them apart. A p99 over ~15 requests is
+# their slowest one, and on a loaded 2-core CI box one stall (a GC, the canary's first run)
+# failed even a 3x + 10 ms comparison three times in one rollout. So the good-canary tests
+# judge success rate and an absolute p99 bound only; the baseline comparison is what the
+# slow-canary test and the unit tests of ``judge`` exercise.
+TOLERANT = {**ANALYSIS, "max_p99_factor": None, "max_p99_ms": 2000.0, "threshold": 3}
 LOOPED_BODY = {
     "inputs": [{"name": "INPUT0", "datatype": "FP32", "shape": [1, 4], "data": [1, 2, 3, 4]}]
 }
