@@ -250,8 +250,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--concurrency", default="1,8", help="comma-separated levels")
     parser.add_argument("--only", choices=["all", "embedded", "front"], default="all")
     parser.add_argument(
+        "--passthrough",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="fronts forward REST bodies to Triton's HTTP endpoint (--triton-http)",
+    )
+    parser.add_argument(
         "--section",
-        choices=["hotpath", "hotpath-repeated"],
+        choices=["hotpath", "hotpath-repeated", "hotpath-passthrough"],
         default="hotpath",
         help="which section of the page the run writes",
     )
@@ -282,6 +288,8 @@ def main(argv: list[str] | None = None) -> int:
         versions.insert(0, (args.baseline_label, args.baseline.resolve()))
     with triton_server(repository, logs, models) as triton, ExitStack() as stack:
         front_args = ["--triton", triton.grpc_url]
+        # Only this checkout's fronts: a baseline's code may predate the option.
+        passthrough = ["--triton-http", triton.http_url] if args.passthrough else []
         embedded = [("triton", [triton.pid], triton.http_url, triton.grpc_url)]
         fronts = [("triton", [triton.pid], triton.http_url, triton.grpc_url)]
         for label, code in versions:
@@ -291,11 +299,18 @@ def main(argv: list[str] | None = None) -> int:
             )
             embedded.append((f"mlinfer {label}", [s.pid], s.http_url, s.grpc_url))
             f = stack.enter_context(
-                mlinfer(repository, logs, f"front-{label}", [], baseline=code, args=front_args)
+                mlinfer(
+                    repository,
+                    logs,
+                    f"front-{label}",
+                    [],
+                    baseline=code,
+                    args=front_args if code is not None else [*front_args, *passthrough],
+                )
             )
             fronts.append((f"front {label}", [f.pid, triton.pid], f.http_url, f.grpc_url))
         if args.workers > 1:
-            workers = [*front_args, "--workers", str(args.workers)]
+            workers = [*front_args, *passthrough, "--workers", str(args.workers)]
             w = stack.enter_context(
                 mlinfer(repository, logs, "front-workers", [], baseline=None, args=workers)
             )
@@ -313,6 +328,7 @@ def main(argv: list[str] | None = None) -> int:
         "baseline": args.baseline_label if args.baseline else None,
         "baseline_code": args.baseline_code,
         "workers": args.workers,
+        "passthrough": args.passthrough,
         "repeat": args.repeat,
         "section": args.section,
         "argv": ["python", "bench/hotpath.py", *(sys.argv[1:] if argv is None else argv)],

@@ -57,8 +57,9 @@ def summarize(folded: Path, top: int = 25) -> str:
 
 
 @contextlib.contextmanager
-def _triton(repository: Path, model: str, out: Path) -> Iterator[str]:
-    """Triton (nvidia-pytriton's, Python backend) serving ``model``; yields its gRPC address."""
+def _triton(repository: Path, model: str, out: Path) -> Iterator[tuple[str, str]]:
+    """Triton (nvidia-pytriton's, Python backend) serving ``model``; yields its gRPC and
+    HTTP addresses."""
     from tests.support.triton.python_backend import write_python_backend_repository
     from tests.support.triton.server_process import TritonServerProcess
 
@@ -71,7 +72,7 @@ def _triton(repository: Path, model: str, out: Path) -> Iterator[str]:
     )
     with triton:
         triton.wait_ready(models=[model])
-        yield triton.grpc_url
+        yield triton.grpc_url, triton.http_url
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -98,7 +99,14 @@ def main(argv: list[str] | None = None) -> int:
         action="store_true",
         help="profile mlinfer in front of a real Triton (python-backend twin of the model)",
     )
+    parser.add_argument(
+        "--passthrough",
+        action="store_true",
+        help="with --triton: REST inferences forwarded to Triton's HTTP endpoint (--triton-http)",
+    )
+    parser.add_argument("--json", action="store_true", help="HTTP JSON tensors, not binary")
     args = parser.parse_args(argv)
+    args.repository = args.repository.resolve()  # the server runs in another directory
 
     py_spy = shutil.which("py-spy") or str(Path(sys.executable).with_name("py-spy"))
     if not Path(py_spy).exists():
@@ -109,8 +117,11 @@ def main(argv: list[str] | None = None) -> int:
     log = args.out / f"{stem.name}-server.log"
     with contextlib.ExitStack() as stack:
         if args.triton:
-            triton_url = stack.enter_context(_triton(args.repository, args.model, args.out))
-            server = MlinferProcess(args.repository, [], log, extra_args=["--triton", triton_url])
+            grpc_url, http_url = stack.enter_context(_triton(args.repository, args.model, args.out))
+            front_args = ["--triton", grpc_url]
+            if args.passthrough:
+                front_args += ["--triton-http", http_url]
+            server = MlinferProcess(args.repository, [], log, extra_args=front_args)
         else:
             server = MlinferProcess(args.repository, [args.model], log)
         stack.enter_context(server)
@@ -129,6 +140,11 @@ def main(argv: list[str] | None = None) -> int:
                     measurement_interval_ms=(args.seconds + 4) * 1000 // 3,
                     stability_percentage=100,
                     max_trials=3,
+                    extra_args=(
+                        ["--input-tensor-format=json", "--output-tensor-format=json"]
+                        if args.json
+                        else None
+                    ),
                 )
             except Exception as exc:  # printed below; the profile is still useful
                 load["error"] = exc

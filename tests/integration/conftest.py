@@ -84,8 +84,13 @@ def triton_server(triton_repository: Path) -> Iterator[TritonServerProcess]:
 def triton_backed_server(
     sample_repository: Path, triton_server: TritonServerProcess
 ) -> Iterator[ServerThread]:
-    """mlinfer (REST + gRPC) in front of the session's Triton."""
-    settings = settings_for(sample_repository, triton_url=triton_server.grpc_url)
+    """mlinfer (REST + gRPC) in front of the session's Triton, REST inferences forwarded to
+    its HTTP endpoint (pass-through): the conformance suites hold with it on."""
+    settings = settings_for(
+        sample_repository,
+        triton_url=triton_server.grpc_url,
+        triton_http_url=triton_server.http_url,
+    )
     with ServerThread(settings, rest=True, grpc=True) as srv:
         yield srv
 

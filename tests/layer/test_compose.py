@@ -95,6 +95,7 @@ def test_services_front_triton_with_explicit_model_control() -> None:
     for name in ("mlinfer-gateway", "mlinfer-grpc"):
         env = services[name]["environment"]
         assert env["MLINFER_TRITON_URL"] == "triton:8001"
+        assert env["MLINFER_TRITON_HTTP_URL"] == "triton:8000"
         assert env["MLINFER_MODEL_CONTROL_MODE"] == "explicit"
         assert env["MLINFER_AUTH_MODE"] == "required"
         assert env["MLINFER_AUTH_JWT_SECRET"] == SECRETS["MLINFER_AUTH_JWT_SECRET"]

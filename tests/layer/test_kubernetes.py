@@ -200,6 +200,7 @@ def test_probes_use_the_health_routes(target: str) -> None:
     assert "127.0.0.1:8100/v2/health/ready" in " ".join(triton["startupProbe"]["exec"]["command"])
     config = one(rendered(target), "ConfigMap", "mlinfer-config")["data"]
     assert config["MLINFER_TRITON_URL"] == "127.0.0.1:8101"
+    assert config["MLINFER_TRITON_HTTP_URL"] == "127.0.0.1:8100"
     assert "--grpc-port=8101" in triton["args"] and "--grpc-address=127.0.0.1" in triton["args"]
     exporter = one(rendered(target), "DaemonSet", "mlinfer-exporter")["spec"]["template"]["spec"]
     (container,) = exporter["containers"]

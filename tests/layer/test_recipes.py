@@ -314,6 +314,8 @@ def test_mlinfer_reaches_triton_on_its_grpc_port() -> None:
     env = (LAYER / "recipes-mlinfer/mlinfer/files/mlinfer.env.in").read_text()
     triton = (LAYER / "recipes-mlinfer/tritonserver-service/files/tritonserver.env.in").read_text()
     assert "MLINFER_TRITON_URL=127.0.0.1:@MLINFER_TRITON_GRPC_PORT@" in env
+    assert "MLINFER_TRITON_HTTP_URL=127.0.0.1:@MLINFER_TRITON_HTTP_PORT@" in env
+    assert "TRITON_HTTP_PORT=@MLINFER_TRITON_HTTP_PORT@" in triton
     assert "TRITON_GRPC_PORT=@MLINFER_TRITON_GRPC_PORT@" in triton
     assert "TRITON_GRPC_ADDRESS=127.0.0.1" in triton
     for name in (

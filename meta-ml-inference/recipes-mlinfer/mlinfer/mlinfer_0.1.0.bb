@@ -164,6 +164,7 @@ CONFFILES:${PN}-autoscaler = "${sysconfdir}/mlinfer/autoscaler.env"
 # standard-library parts the services import.
 RDEPENDS:${PN} = "\
     ${PN}-data \
+    python3-aiohttp \
     python3-asyncio \
     python3-core \
     python3-cryptography \

@@ -53,6 +53,12 @@ class TritonSettings(BaseSettings):
     url: str | None = Field(
         None, description="host:port of a Triton gRPC endpoint; set to front Triton."
     )
+    http_url: str | None = Field(
+        None,
+        description="host:port of the same Triton's HTTP endpoint: REST inferences are "
+        "forwarded there as the client's bytes (pass-through) unless the response cache or "
+        "class counts need the tensors; unset = every inference over gRPC.",
+    )
     # Deadlines on every call to Triton: a frozen or overloaded Triton costs a client at most
     # this long, then 504 / DEADLINE_EXCEEDED, instead of holding requests for the freeze.
     infer_timeout_s: float = Field(

@@ -104,6 +104,13 @@ def _server_options(p: argparse.ArgumentParser) -> None:
     )
     p.add_argument("--repository-poll-seconds", type=float)
     p.add_argument("--triton", dest="triton_url", help="front a Triton at HOST:PORT (gRPC)")
+    p.add_argument(
+        "--triton-http",
+        dest="triton_http_url",
+        metavar="HOST:PORT",
+        help="that Triton's HTTP endpoint: REST inferences forwarded as the client's bytes "
+        "(MLINFER_TRITON_HTTP_URL)",
+    )
     p.add_argument("--log-level", help="DEBUG, INFO, WARNING, ...")
     p.add_argument(
         "--workers",
@@ -125,6 +132,7 @@ def settings_from_args(args: argparse.Namespace) -> Settings:
         "startup_models",
         "repository_poll_seconds",
         "triton_url",
+        "triton_http_url",
         "log_level",
         "workers_count",
     )

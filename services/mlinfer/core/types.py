@@ -22,6 +22,15 @@ class Tensor:
     parameters: Parameters = field(default_factory=dict)
 
 
+@dataclass(frozen=True)
+class HttpBody:
+    """An inference body as REST encodes it: the bytes, and the length of the JSON header
+    when binary tensors follow it (``Inference-Header-Content-Length``; None: all JSON)."""
+
+    data: bytes
+    header_length: int | None = None
+
+
 @dataclass
 class RequestedOutput:
     name: str
@@ -50,6 +59,9 @@ class InferRequest:
     # (looked up by lower-case name) and the authenticated subject.
     route_headers: Mapping[str, str] = field(default_factory=dict)
     subject: str = ""
+    # The body the client sent over REST (identity-encoded), for a backend that can forward
+    # it unchanged instead of re-encoding the decoded tensors (Triton's HTTP pass-through).
+    http_body: HttpBody | None = None
 
 
 @dataclass
@@ -59,6 +71,9 @@ class InferResponse:
     outputs: list[Tensor]
     id: str = ""
     parameters: Parameters = field(default_factory=dict)
+    # Set by a backend that forwarded ``InferRequest.http_body``: the answer's bytes as they
+    # came back, which REST sends as they are (``outputs`` is then empty, never decoded).
+    http_body: HttpBody | None = None
 
 
 @dataclass(frozen=True)

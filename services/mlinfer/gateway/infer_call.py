@@ -8,6 +8,7 @@ served the request; only the routing and the response object differ.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 from opentelemetry import trace
@@ -16,7 +17,7 @@ from starlette.requests import Request
 from mlinfer.auth.identity import Scope
 from mlinfer.core.errors import REQUEST_ID_HEADER
 from mlinfer.core.parameters import priority_header
-from mlinfer.core.types import InferRequest
+from mlinfer.core.types import HttpBody, InferRequest
 from mlinfer.dataplane import CACHE_HIT_PARAMETER, DataPlane
 from mlinfer.gateway.body import read_body
 from mlinfer.gateway.codec import HEADER_LENGTH, decode_infer_request, encode_infer_response
@@ -43,6 +44,12 @@ _SPANS = {
 def version_text(version: int | None) -> str:
     """Versions in REST paths are digits only, as Triton routes them (others are 404)."""
     return "" if version is None else str(version)
+
+
+def declared_header_length(headers: Mapping[str, str]) -> int | None:
+    """The binary extension's JSON header length, once the decoder has accepted it."""
+    value = headers.get(HEADER_LENGTH)
+    return None if value is None else int(value)
 
 
 def apply_priority_header(request: InferRequest, header: str | None) -> None:
@@ -94,11 +101,16 @@ class InferCall:
             entry.request = infer_request = decode_infer_request(
                 model, version_text(version), body, headers.get(HEADER_LENGTH)
             )
+            # Valid once decoded: a backend that forwards REST bodies may send it unchanged.
+            infer_request.http_body = HttpBody(body, declared_header_length(headers))
             apply_priority_header(infer_request, headers.get("x-priority"))
             infer_request.trace_headers = trace_headers(headers)
             infer_request.route_headers, infer_request.subject = headers, identity.subject
             entry.response = response = await self._dp.infer(infer_request)
-            payload, header_length = encode_infer_response(response, infer_request)
+            if response.http_body is not None:  # forwarded: the answer's bytes as they came
+                payload, header_length = response.http_body.data, response.http_body.header_length
+            else:
+                payload, header_length = encode_infer_response(response, infer_request)
             out = {REQUEST_ID_HEADER: entry.request_id}
             if header_length is not None:
                 out[HEADER_LENGTH] = str(header_length)

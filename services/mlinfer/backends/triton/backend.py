@@ -30,6 +30,7 @@ from mlinfer.backends.base import Backend
 from mlinfer.backends.settings import TritonSettings
 from mlinfer.backends.triton import convert
 from mlinfer.backends.triton.errors import TritonUnavailableError, from_triton, status_name
+from mlinfer.backends.triton.http_forward import TritonHttpForwarder, forwardable
 from mlinfer.core.errors import (
     DeadlineExceededError,
     MLInferError,
@@ -79,6 +80,8 @@ class TritonBackend(Backend):
         self._created_at = 0.0
         self._specs: dict[tuple[str, str], _Cached] = {}  # (name, version) -> ModelSpec
         self._newest: dict[str, _Cached] = {}  # name -> newest ready version
+        http_url = self._deadlines.http_url
+        self._forwarder = TritonHttpForwarder(http_url) if http_url else None
 
     # -- client --------------------------------------------------------------------------
     def _channel_args(self) -> list[tuple[str, Any]]:
@@ -195,6 +198,8 @@ class TritonBackend(Backend):
             )
 
     async def stop(self) -> None:
+        if self._forwarder is not None:
+            await self._forwarder.close()
         client, self._client = self._client, None
         if client is not None:
             with contextlib.suppress(Exception):
@@ -267,6 +272,14 @@ class TritonBackend(Backend):
         )
 
     async def infer(self, request: InferRequest, spec: ModelSpec, batch_size: int) -> InferResponse:
+        body = request.http_body
+        if body is not None and self._forwarder is not None and forwardable(spec, request):
+            try:
+                return await self._forwarder.infer(request, body, self._infer_deadline(request))
+            except MLInferError as error:
+                if _model_gone(error):
+                    self._forget(request.model_name)
+                raise
         inputs = convert.infer_inputs(request)
         outputs = convert.requested_outputs(request)
         kwargs = convert.infer_arguments(request)

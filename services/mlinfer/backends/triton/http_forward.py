@@ -1,0 +1,153 @@
+"""REST inferences forwarded to Triton's HTTP endpoint as the client's bytes.
+
+In front of Triton most of a small inference's cost was re-encoding: the REST body decoded
+to tensors (kept: the DataPlane validates them, as for every backend), the tensors encoded
+as a gRPC message, Triton's answer decoded and encoded again as REST. Here the body the
+client sent goes to Triton's own REST endpoint over pooled keep-alive connections, and
+Triton's answer comes back byte for byte; only its JSON header is read (the version that
+served, for metrics and the access log).
+
+Triton's error answers keep their message and map to mlinfer's error classes by status;
+failures to reach Triton name it and its address, as on the gRPC path.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from urllib.parse import quote
+
+import aiohttp
+import orjson
+
+from mlinfer.backends.triton.errors import TritonError, TritonUnavailableError
+from mlinfer.core.errors import (
+    DeadlineExceededError,
+    InternalError,
+    InvalidInputError,
+    MLInferError,
+    ModelNotFoundError,
+    StatusCode,
+    UnavailableError,
+)
+from mlinfer.core.model_spec import ModelSpec
+from mlinfer.core.types import HttpBody, InferRequest, InferResponse
+
+HEADER_LENGTH = "Inference-Header-Content-Length"
+# Triton: "receiving FP16 data via JSON is not supported" (BF16 likewise).
+_JSON_REFUSED = frozenset({"FP16", "BF16"})
+
+# HTTP status of Triton's answer -> mlinfer error class (others: TritonError with the status).
+_BY_HTTP_STATUS: dict[int, type[MLInferError]] = {
+    400: InvalidInputError,
+    404: ModelNotFoundError,
+    500: InternalError,
+    503: UnavailableError,
+    504: DeadlineExceededError,
+}
+
+
+def forwardable(spec: ModelSpec, request: InferRequest) -> bool:
+    """Whether a REST body can go to Triton as the client sent it.
+
+    Not when a gateway feature reads the answer's tensors (the response cache stores them;
+    a classifier's predictions are counted per version for A/B reports), when the priority
+    came from the ``X-Priority`` header (the body does not carry it to Triton), nor with
+    half-precision inputs, which mlinfer accepts as JSON numbers and Triton refuses (whether
+    they came as JSON is not kept once decoded, so binary ones take the gRPC path too).
+    The model's part is decided from its config, read once per version and cached.
+    """
+    if spec.response_cache or any(o.labels for o in spec.outputs):
+        return False
+    if request.outputs is not None and any(o.class_count for o in request.outputs):
+        return False
+    if any(t.datatype in _JSON_REFUSED for t in request.inputs):  # JSON or binary: not kept
+        return False
+    return not request.priority or "priority" in request.parameters
+
+
+class TritonHttpForwarder:
+    """One pooled HTTP client for Triton's REST endpoint at ``url`` (``host:port``)."""
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+        self._session: aiohttp.ClientSession | None = None
+
+    def _get_session(self) -> aiohttp.ClientSession:
+        """Created on first use, inside the serving event loop."""
+        if self._session is None or self._session.closed:
+            self._session = aiohttp.ClientSession(
+                f"http://{self.url}",
+                # No cap of its own: admission bounds how many inferences are in flight.
+                connector=aiohttp.TCPConnector(limit=0, keepalive_timeout=30),
+                skip_auto_headers=("User-Agent", "Accept-Encoding"),
+                auto_decompress=False,
+            )
+        return self._session
+
+    async def close(self) -> None:
+        session, self._session = self._session, None
+        if session is not None:
+            with contextlib.suppress(Exception):
+                await session.close()
+
+    async def infer(self, request: InferRequest, body: HttpBody, timeout_s: float) -> InferResponse:
+        path = f"/v2/models/{quote(request.model_name, safe='')}"
+        if request.model_version:
+            path += f"/versions/{request.model_version}"
+        headers = dict(request.trace_headers)
+        if body.header_length is None:
+            headers["Content-Type"] = "application/json"
+        else:
+            headers["Content-Type"] = "application/octet-stream"
+            headers[HEADER_LENGTH] = str(body.header_length)
+        try:
+            async with self._get_session().post(
+                path + "/infer",
+                data=body.data,
+                headers=headers,
+                timeout=aiohttp.ClientTimeout(total=timeout_s),
+            ) as answer:
+                payload = await answer.read()
+                status, length = answer.status, answer.headers.get(HEADER_LENGTH)
+        except asyncio.TimeoutError:
+            raise DeadlineExceededError(
+                f"Triton at {self.url} did not answer within the deadline of {timeout_s:.3g} s"
+            ) from None
+        except aiohttp.ClientError as exc:
+            raise TritonUnavailableError(self.url, str(exc) or type(exc).__name__) from None
+        if status != 200:
+            raise error_from_answer(status, payload)
+        return _response(request, payload, length)
+
+
+def _response(request: InferRequest, payload: bytes, length: str | None) -> InferResponse:
+    header_length = int(length) if length else None
+    try:
+        head = orjson.loads(payload[:header_length] if header_length is not None else payload)
+    except orjson.JSONDecodeError as exc:
+        raise InternalError(f"Triton's inference answer is not valid JSON: {exc}") from None
+    parameters = head.get("parameters")
+    return InferResponse(
+        model_name=str(head.get("model_name", request.model_name)),
+        model_version=str(head.get("model_version", "")),
+        outputs=[],
+        id=str(head.get("id", "")),
+        parameters=parameters if isinstance(parameters, dict) else {},
+        http_body=HttpBody(payload, header_length),
+    )
+
+
+def error_from_answer(status: int, payload: bytes) -> MLInferError:
+    """The mlinfer error for Triton's REST error answer (``{"error": "..."}``)."""
+    try:
+        message = str(orjson.loads(payload)["error"])
+    except (orjson.JSONDecodeError, KeyError, TypeError):
+        message = payload.decode(errors="replace") or f"HTTP {status}"
+    cls = _BY_HTTP_STATUS.get(status)
+    if cls is not None:
+        return cls(message)
+    try:
+        return TritonError(message, StatusCode(status))
+    except ValueError:  # a status mlinfer has no name for
+        return InternalError(f"Triton answered HTTP {status}: {message}")
