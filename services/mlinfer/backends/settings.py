@@ -10,7 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field
+from pydantic import Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 ModelControlMode = Literal["none", "explicit", "poll"]
@@ -75,3 +75,17 @@ class TritonSettings(BaseSettings):
         gt=0,
         description="Deadline of a model load or unload on Triton (engines can take minutes).",
     )
+
+    @model_validator(mode="after")
+    def _consistent(self) -> TritonSettings:
+        for name, value in (("URL", self.url), ("HTTP_URL", self.http_url)):
+            if value and "://" in value:
+                raise ValueError(
+                    f"MLINFER_TRITON_{name} is host:port, without a scheme: got '{value}'"
+                )
+        if self.http_url and not self.url:
+            raise ValueError(
+                "MLINFER_TRITON_HTTP_URL needs MLINFER_TRITON_URL (its gRPC endpoint): "
+                "Triton is fronted only when both name it"
+            )
+        return self
