@@ -1,7 +1,8 @@
-"""REST pass-through in front of Triton: the client's body goes to Triton's HTTP endpoint and
-Triton's answer comes back byte for byte, with mlinfer's policies still applied (validation,
-metrics per version, the access log's request id); without ``MLINFER_TRITON_HTTP_URL`` the
-same request is re-encoded over gRPC.
+"""Pass-through in front of Triton: a REST body goes to Triton's HTTP endpoint and Triton's
+answer comes back byte for byte, a gRPC message goes to Triton's ModelInfer as the client sent
+it and Triton's message comes back; mlinfer's policies still apply (validation, metrics per
+version, the access log's request id). Without ``MLINFER_TRITON_HTTP_URL`` a REST request is
+re-encoded over gRPC.
 
 The session's Triton is shared (read only here): ``triton_backed_server`` is mlinfer in front
 of it with pass-through on, as the conformance suites run; a second mlinfer on the same Triton
@@ -17,8 +18,12 @@ from pathlib import Path
 import httpx
 import numpy as np
 import pytest
+import tritonclient.grpc as grpcclient
 from prometheus_client.parser import text_string_to_metric_families
+from tritonclient.grpc import service_pb2 as pb
 
+from mlinfer.backends.triton.backend import TritonBackend
+from mlinfer.core.grpc_messages import request_from_proto
 from tests.support.servers import ServerThread, settings_for
 from tests.support.triton.server_process import TritonServerProcess
 
@@ -138,3 +143,57 @@ def _successes(base: str, model: str, version: str) -> float:
             ):
                 return sample.value
     return 0.0
+
+
+def _grpc_message(request_id: str) -> pb.ModelInferRequest:
+    message = pb.ModelInferRequest(model_name="simple", id=request_id)
+    for name in ("INPUT0", "INPUT1"):
+        message.inputs.add(name=name, datatype="INT32", shape=[1, 16])
+        message.raw_input_contents.append(np.arange(16, dtype=np.int32).tobytes())
+    return message
+
+
+def _inputs(values: np.ndarray) -> list[grpcclient.InferInput]:
+    inputs = []
+    for name in ("INPUT0", "INPUT1"):
+        tensor = grpcclient.InferInput(name, [1, 16], "INT32")
+        tensor.set_data_from_numpy(values.astype(np.int32).reshape(1, 16))
+        inputs.append(tensor)
+    return inputs
+
+
+async def test_a_grpc_message_goes_to_triton_as_it_is(triton_server: TritonServerProcess) -> None:
+    """The backend forwards the client's message and hands back Triton's own answer."""
+    backend = TritonBackend(triton_server.grpc_url)
+    await backend.start()
+    try:
+        message = _grpc_message("g-1")
+        request = request_from_proto(message)
+        request.grpc_message = message
+        spec, _ = await backend.model_spec("simple")
+        response = await backend.infer(request, spec, 1)
+        decoded = request_from_proto(message)  # the same request without a message to send
+        reencoded = await backend.infer(decoded, spec, 1)
+    finally:
+        await backend.stop()
+    assert response.grpc_message is not None and response.outputs == []
+    assert (response.model_version, response.id) == ("1", "g-1")
+    assert reencoded.grpc_message is None and len(reencoded.outputs) == 2
+    with grpcclient.InferenceServerClient(triton_server.grpc_url) as direct:
+        expected = direct.infer("simple", _inputs(np.arange(16)), request_id="g-1")
+    assert response.grpc_message == expected.get_response()
+
+
+def test_grpc_clients_get_tritons_message(
+    triton_backed_server: ServerThread, triton_server: TritonServerProcess
+) -> None:
+    answers = []
+    for url in (triton_backed_server.grpc, triton_server.grpc_url):
+        with grpcclient.InferenceServerClient(url) as client:
+            answer = client.infer("simple", _inputs(np.full(16, 3)), request_id="g-2")
+            answers.append(answer.get_response())
+    served, direct = answers
+    assert served == direct
+    sums = {o.name: np.frombuffer(raw, np.int32).tolist()
+            for o, raw in zip(served.outputs, served.raw_output_contents, strict=True)}  # fmt: skip
+    assert sums == {"OUTPUT0": [6] * 16, "OUTPUT1": [0] * 16}

@@ -4,9 +4,12 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from numpy.typing import NDArray
+
+if TYPE_CHECKING:
+    from tritonclient.grpc import service_pb2 as pb
 
 Parameters = dict[str, Any]
 
@@ -62,6 +65,9 @@ class InferRequest:
     # The body the client sent over REST (identity-encoded), for a backend that can forward
     # it unchanged instead of re-encoding the decoded tensors (Triton's HTTP pass-through).
     http_body: HttpBody | None = None
+    # The same for gRPC: the message the client sent, forwarded as it is (its version set to
+    # the one a traffic policy chose).
+    grpc_message: pb.ModelInferRequest | None = None
 
 
 @dataclass
@@ -74,6 +80,8 @@ class InferResponse:
     # Set by a backend that forwarded ``InferRequest.http_body``: the answer's bytes as they
     # came back, which REST sends as they are (``outputs`` is then empty, never decoded).
     http_body: HttpBody | None = None
+    # Set by a backend that forwarded ``InferRequest.grpc_message``: the answer's message.
+    grpc_message: pb.ModelInferResponse | None = None
 
 
 @dataclass(frozen=True)

@@ -137,7 +137,7 @@ class InferenceServicer(service_pb2_grpc.GRPCInferenceServiceServicer):  # type:
     async def ModelInfer(
         self, request: pb.ModelInferRequest, context: Any
     ) -> pb.ModelInferResponse:
-        return grpc_messages.response_to_proto(await self._infer(request, context))
+        return _answer(await self._infer(request, context))
 
     async def _infer(
         self, message: pb.ModelInferRequest, context: Any, method: str = "ModelInfer"
@@ -156,6 +156,7 @@ class InferenceServicer(service_pb2_grpc.GRPCInferenceServiceServicer):  # type:
             entry.request = request = grpc_messages.request_from_proto(message)
             request.trace_headers = headers
             request.route_headers, request.subject = _metadata(context), identity.subject
+            request.grpc_message = message  # valid once decoded: a backend may forward it
             remaining = context.time_remaining()  # None: the client set no deadline
             if remaining is not None:
                 request.deadline = time.monotonic() + remaining
@@ -174,9 +175,7 @@ class InferenceServicer(service_pb2_grpc.GRPCInferenceServiceServicer):  # type:
         async def handle(message: pb.ModelInferRequest) -> None:
             try:
                 response = await self._infer(message, context, "ModelStreamInfer")
-                reply = pb.ModelStreamInferResponse(
-                    infer_response=grpc_messages.response_to_proto(response)
-                )
+                reply = pb.ModelStreamInferResponse(infer_response=_answer(response))
             except Exception as exc:
                 # Triton reports per-request stream errors in-band and keeps the stream open.
                 message_text = (
@@ -232,6 +231,13 @@ class InferenceServicer(service_pb2_grpc.GRPCInferenceServiceServicer):  # type:
         async with audited(self._policy.guard, identity, "unload", request.model_name):
             await self._dp.unload_model(request.model_name)
         return pb.RepositoryModelUnloadResponse()
+
+
+def _answer(response: InferResponse) -> pb.ModelInferResponse:
+    """The message a forwarding backend got back as it is, else the response encoded."""
+    if response.grpc_message is not None:
+        return response.grpc_message
+    return grpc_messages.response_to_proto(response)
 
 
 def _metadata(context: Any) -> dict[str, str]:

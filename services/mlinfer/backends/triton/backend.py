@@ -30,7 +30,8 @@ from mlinfer.backends.base import Backend
 from mlinfer.backends.settings import TritonSettings
 from mlinfer.backends.triton import convert
 from mlinfer.backends.triton.errors import TritonUnavailableError, from_triton, status_name
-from mlinfer.backends.triton.http_forward import TritonHttpForwarder, forwardable
+from mlinfer.backends.triton.http_forward import TritonHttpForwarder, http_forwardable
+from mlinfer.backends.triton.passthrough import forward_message, forwardable
 from mlinfer.core.errors import (
     DeadlineExceededError,
     MLInferError,
@@ -272,14 +273,21 @@ class TritonBackend(Backend):
         )
 
     async def infer(self, request: InferRequest, spec: ModelSpec, batch_size: int) -> InferResponse:
-        body = request.http_body
-        if body is not None and self._forwarder is not None and forwardable(spec, request):
+        body, message = request.http_body, request.grpc_message
+        if body is not None and self._forwarder is not None and http_forwardable(spec, request):
             try:
                 return await self._forwarder.infer(request, body, self._infer_deadline(request))
             except MLInferError as error:
                 if _model_gone(error):
                     self._forget(request.model_name)
                 raise
+        if message is not None and forwardable(spec, request):
+            deadline = self._infer_deadline(request)
+            return await self._call(
+                lambda c: forward_message(c, request, message, deadline),
+                request.model_name,
+                deadline,
+            )
         inputs = convert.infer_inputs(request)
         outputs = convert.requested_outputs(request)
         kwargs = convert.infer_arguments(request)

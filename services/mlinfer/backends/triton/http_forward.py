@@ -1,14 +1,10 @@
 """REST inferences forwarded to Triton's HTTP endpoint as the client's bytes.
 
-In front of Triton most of a small inference's cost was re-encoding: the REST body decoded
-to tensors (kept: the DataPlane validates them, as for every backend), the tensors encoded
-as a gRPC message, Triton's answer decoded and encoded again as REST. Here the body the
-client sent goes to Triton's own REST endpoint over pooled keep-alive connections, and
-Triton's answer comes back byte for byte; only its JSON header is read (the version that
-served, for metrics and the access log).
-
-Triton's error answers keep their message and map to mlinfer's error classes by status;
-failures to reach Triton name it and its address, as on the gRPC path.
+The REST half of :mod:`mlinfer.backends.triton.passthrough`: the body the client sent goes
+to Triton's own REST endpoint over pooled keep-alive connections, and Triton's answer comes
+back byte for byte; only its JSON header is read (the version that served, for metrics and
+the access log). Triton's error answers keep their message and map to mlinfer's error
+classes by status; failures to reach Triton name it and its address, as on the gRPC path.
 """
 
 from __future__ import annotations
@@ -21,6 +17,7 @@ import aiohttp
 import orjson
 
 from mlinfer.backends.triton.errors import TritonError, TritonUnavailableError
+from mlinfer.backends.triton.passthrough import forwardable
 from mlinfer.core.errors import (
     DeadlineExceededError,
     InternalError,
@@ -47,23 +44,13 @@ _BY_HTTP_STATUS: dict[int, type[MLInferError]] = {
 }
 
 
-def forwardable(spec: ModelSpec, request: InferRequest) -> bool:
-    """Whether a REST body can go to Triton as the client sent it.
-
-    Not when a gateway feature reads the answer's tensors (the response cache stores them;
-    a classifier's predictions are counted per version for A/B reports), when the priority
-    came from the ``X-Priority`` header (the body does not carry it to Triton), nor with
-    half-precision inputs, which mlinfer accepts as JSON numbers and Triton refuses (whether
-    they came as JSON is not kept once decoded, so binary ones take the gRPC path too).
-    The model's part is decided from its config, read once per version and cached.
-    """
-    if spec.response_cache or any(o.labels for o in spec.outputs):
-        return False
-    if request.outputs is not None and any(o.class_count for o in request.outputs):
-        return False
-    if any(t.datatype in _JSON_REFUSED for t in request.inputs):  # JSON or binary: not kept
-        return False
-    return not request.priority or "priority" in request.parameters
+def http_forwardable(spec: ModelSpec, request: InferRequest) -> bool:
+    """:func:`forwardable`, and no half-precision inputs: mlinfer accepts those as JSON
+    numbers and Triton refuses them (whether they came as JSON is not kept once decoded, so
+    binary ones take the gRPC path too)."""
+    return forwardable(spec, request) and not any(
+        t.datatype in _JSON_REFUSED for t in request.inputs
+    )
 
 
 class TritonHttpForwarder:

@@ -1,5 +1,6 @@
-"""The REST pass-through's decisions: which requests are forwarded as the client's bytes,
-how Triton's error answers map, and what an unreachable Triton answers."""
+"""The pass-through's decisions: which requests are forwarded as the client encoded them
+(REST adds FP16 to what gRPC keeps), how Triton's REST error answers map, and what an
+unreachable Triton answers."""
 
 from __future__ import annotations
 
@@ -11,8 +12,9 @@ from mlinfer.backends.triton.errors import TritonError, TritonUnavailableError
 from mlinfer.backends.triton.http_forward import (
     TritonHttpForwarder,
     error_from_answer,
-    forwardable,
+    http_forwardable,
 )
+from mlinfer.backends.triton.passthrough import forwardable
 from mlinfer.core.errors import (
     InternalError,
     InvalidInputError,
@@ -44,8 +46,8 @@ def _request(datatype: str = "FP32", **fields: object) -> InferRequest:
 
 
 def test_a_plain_request_is_forwarded() -> None:
-    assert forwardable(_spec(), _request())
-    assert forwardable(_spec(), _request(priority=2, parameters={"priority": 2}))  # in the body
+    assert http_forwardable(_spec(), _request())
+    assert http_forwardable(_spec(), _request(priority=2, parameters={"priority": 2}))
 
 
 @pytest.mark.parametrize(
@@ -62,7 +64,7 @@ def test_a_plain_request_is_forwarded() -> None:
 def test_requests_a_gateway_feature_needs_decoded_are_not(
     spec: ModelSpec, request_: InferRequest
 ) -> None:
-    assert not forwardable(spec, request_)
+    assert not http_forwardable(spec, request_)
 
 
 @pytest.mark.parametrize(
@@ -99,3 +101,9 @@ async def test_an_unreachable_triton_is_unavailable_and_named() -> None:
             await forwarder.infer(_request(), HttpBody(b"{}"), timeout_s=5.0)
     finally:
         await forwarder.close()
+
+
+def test_grpc_forwards_half_precision() -> None:
+    """Only REST refuses FP16 as JSON numbers: a gRPC message carries it as Triton takes it."""
+    half = _request("FP16")
+    assert forwardable(_spec(), half) and not http_forwardable(_spec(), half)
