@@ -257,7 +257,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument(
         "--section",
-        choices=["hotpath", "hotpath-repeated", "hotpath-passthrough"],
+        choices=["hotpath", "hotpath-repeated", "hotpath-passthrough", "hotpath-grpc-forward"],
         default="hotpath",
         help="which section of the page the run writes",
     )

@@ -1,4 +1,5 @@
-"""Triton's errors (tritonclient ``InferenceServerException`` / gRPC status) -> mlinfer's.
+"""Triton's errors (tritonclient ``InferenceServerException`` / gRPC status, and the REST
+pass-through's HTTP answers) -> mlinfer's.
 
 Triton's message is kept as it is, so a client of mlinfer reads what a client of Triton would.
 Failures to reach Triton at all (connection refused, reset, channel in transient failure) are
@@ -8,6 +9,7 @@ that names Triton and its address.
 
 from __future__ import annotations
 
+import orjson
 from tritonclient.utils import InferenceServerException
 
 from mlinfer.core.errors import (
@@ -31,6 +33,15 @@ _BY_GRPC_STATUS: dict[str, type[MLInferError]] = {
     "INTERNAL": InternalError,
     "UNKNOWN": InternalError,
     "DATA_LOSS": InternalError,
+}
+
+# HTTP status of Triton's answer -> mlinfer error class (others: TritonError with the status).
+_BY_HTTP_STATUS: dict[int, type[MLInferError]] = {
+    400: InvalidInputError,
+    404: ModelNotFoundError,
+    500: InternalError,
+    503: UnavailableError,
+    504: DeadlineExceededError,
 }
 
 # Statuses mlinfer has no dedicated class for: carried as a TritonError with that status.
@@ -107,3 +118,18 @@ def from_triton(exc: InferenceServerException, url: str) -> MLInferError:
         return TritonError(message, _OTHER_STATUS[name])
     # No status: tritonclient refused the call before sending it.
     return InternalError(f"Triton client error: {message}")
+
+
+def from_triton_http(status: int, payload: bytes) -> MLInferError:
+    """The mlinfer error for Triton's REST error answer (``{"error": "..."}``)."""
+    try:
+        message = str(orjson.loads(payload)["error"])
+    except (orjson.JSONDecodeError, KeyError, TypeError):
+        message = payload.decode(errors="replace") or f"HTTP {status}"
+    cls = _BY_HTTP_STATUS.get(status)
+    if cls is not None:
+        return cls(message)
+    try:
+        return TritonError(message, StatusCode(status))
+    except ValueError:  # a status mlinfer has no name for
+        return InternalError(f"Triton answered HTTP {status}: {message}")

@@ -16,32 +16,15 @@ from urllib.parse import quote
 import aiohttp
 import orjson
 
-from mlinfer.backends.triton.errors import TritonError, TritonUnavailableError
+from mlinfer.backends.triton.errors import TritonUnavailableError, from_triton_http
 from mlinfer.backends.triton.passthrough import forwardable
-from mlinfer.core.errors import (
-    DeadlineExceededError,
-    InternalError,
-    InvalidInputError,
-    MLInferError,
-    ModelNotFoundError,
-    StatusCode,
-    UnavailableError,
-)
+from mlinfer.core.errors import DeadlineExceededError, InternalError
 from mlinfer.core.model_spec import ModelSpec
 from mlinfer.core.types import HttpBody, InferRequest, InferResponse
 
 HEADER_LENGTH = "Inference-Header-Content-Length"
 # Triton: "receiving FP16 data via JSON is not supported" (BF16 likewise).
 _JSON_REFUSED = frozenset({"FP16", "BF16"})
-
-# HTTP status of Triton's answer -> mlinfer error class (others: TritonError with the status).
-_BY_HTTP_STATUS: dict[int, type[MLInferError]] = {
-    400: InvalidInputError,
-    404: ModelNotFoundError,
-    500: InternalError,
-    503: UnavailableError,
-    504: DeadlineExceededError,
-}
 
 
 def http_forwardable(spec: ModelSpec, request: InferRequest) -> bool:
@@ -104,7 +87,7 @@ class TritonHttpForwarder:
         except aiohttp.ClientError as exc:
             raise TritonUnavailableError(self.url, str(exc) or type(exc).__name__) from None
         if status != 200:
-            raise error_from_answer(status, payload)
+            raise from_triton_http(status, payload)
         return _response(request, payload, length)
 
 
@@ -123,18 +106,3 @@ def _response(request: InferRequest, payload: bytes, length: str | None) -> Infe
         parameters=parameters if isinstance(parameters, dict) else {},
         http_body=HttpBody(payload, header_length),
     )
-
-
-def error_from_answer(status: int, payload: bytes) -> MLInferError:
-    """The mlinfer error for Triton's REST error answer (``{"error": "..."}``)."""
-    try:
-        message = str(orjson.loads(payload)["error"])
-    except (orjson.JSONDecodeError, KeyError, TypeError):
-        message = payload.decode(errors="replace") or f"HTTP {status}"
-    cls = _BY_HTTP_STATUS.get(status)
-    if cls is not None:
-        return cls(message)
-    try:
-        return TritonError(message, StatusCode(status))
-    except ValueError:  # a status mlinfer has no name for
-        return InternalError(f"Triton answered HTTP {status}: {message}")

@@ -8,12 +8,8 @@ import numpy as np
 import pytest
 from tritonclient.grpc import model_config_pb2 as mc
 
-from mlinfer.backends.triton.errors import TritonError, TritonUnavailableError
-from mlinfer.backends.triton.http_forward import (
-    TritonHttpForwarder,
-    error_from_answer,
-    http_forwardable,
-)
+from mlinfer.backends.triton.errors import TritonError, TritonUnavailableError, from_triton_http
+from mlinfer.backends.triton.http_forward import TritonHttpForwarder, http_forwardable
 from mlinfer.backends.triton.passthrough import forwardable
 from mlinfer.core.errors import (
     InternalError,
@@ -80,16 +76,16 @@ def test_requests_a_gateway_feature_needs_decoded_are_not(
 def test_tritons_error_answer_keeps_its_message_and_status(
     status: int, kind: type[MLInferError], code: StatusCode
 ) -> None:
-    error = error_from_answer(status, b'{"error":"unexpected shape for input \'x\'"}')
+    error = from_triton_http(status, b'{"error":"unexpected shape for input \'x\'"}')
     assert type(error) is kind and error.status is code
     assert error.message == "unexpected shape for input 'x'"
 
 
 def test_an_answer_without_tritons_error_body_is_still_named() -> None:
-    error = error_from_answer(418, b"")
+    error = from_triton_http(418, b"")
     assert isinstance(error, InternalError)
     assert error.message == "Triton answered HTTP 418: HTTP 418"
-    proxy = error_from_answer(502, b"<html>bad gateway</html>")
+    proxy = from_triton_http(502, b"<html>bad gateway</html>")
     assert proxy.message == "Triton answered HTTP 502: <html>bad gateway</html>"
 
 
