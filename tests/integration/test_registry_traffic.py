@@ -108,8 +108,11 @@ def test_gateway_keeps_last_policy_when_registry_is_gone(tmp_path: Path) -> None
     settings = registry_settings(tmp_path / "registry")
     with embedded(repo, settings) as hosting:
         registry = RegistryClient(hosting.server.registry_server.url)  # type: ignore[union-attr]
-        registry.push(simple_variant("Add"))
-        assert registry.deploy("simple", "1").status_code == 200
+        try:
+            registry.push(simple_variant("Add"))
+            assert registry.deploy("simple", "1").status_code == 200
+        finally:
+            registry.close()
         registry_url = hosting.server.registry_server.url  # type: ignore[union-attr]
         cache = tmp_path / "gateway-policies.json"
         gateway_settings = RegistrySettings(
@@ -120,10 +123,10 @@ def test_gateway_keeps_last_policy_when_registry_is_gone(tmp_path: Path) -> None
         gateway = ServerThread(settings_for(repo), registry_settings=gateway_settings).start()
         try:
             wait_until(lambda: _policy_applied(gateway, {"1": 100}), "gateway subscribed")
-            assert cache.exists()
+            # The policy is applied before it is written down: wait for the file too.
+            wait_until(cache.exists, "gateway persisted the policy")
         finally:
             gateway.stop()
-        registry.close()
     # The registry is gone now; a new gateway starts from the persisted policy.
     restarted = ServerThread(settings_for(repo), registry_settings=gateway_settings).start()
     try:
