@@ -118,9 +118,11 @@ class RegistryClient:
 
 # Canary tests: loop iterations of ``looped`` (well under a millisecond vs ~15 ms here)
 # and the analysis they run with.
-# Loop iterations: well under a millisecond vs ~70 ms idle here. The gap must outlast the
-# p99 a fully loaded 2-core machine gives the fast arm (tens of ms), or a slow canary passes.
-FAST, SLOW = 10, 30_000
+# Loop iterations: well under a millisecond vs ~350 ms idle here. The gap must outlast the
+# p99 a fully loaded 2-core machine gives the fast arm, or a slow canary passes: over 8-15
+# requests a p99 is the slowest one, and with every core taken the fast arm's once reached
+# 1/1.5 of a ~70 ms slow arm (the panel's canary was promoted).
+FAST, SLOW = 10, 150_000
 ANALYSIS = {"min_requests": 15, "threshold": 2, "max_p99_factor": 2.0, "p99_slack_ms": 2.0}
 # Same code on both arms: only scheduling noise tells them apart. A p99 over ~15 requests is
 # their slowest one, and on a loaded 2-core CI box one stall (a GC, the canary's first run)
