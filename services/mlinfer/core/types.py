@@ -25,6 +25,10 @@ class Tensor:
     parameters: Parameters = field(default_factory=dict)
 
 
+# The REST binary extension's header: the length of the JSON that binary tensors follow.
+HEADER_LENGTH = "Inference-Header-Content-Length"
+
+
 @dataclass(frozen=True)
 class HttpBody:
     """An inference body as REST encodes it: the bytes, and the length of the JSON header

@@ -19,9 +19,7 @@ from mlinfer.core.tensors import (
     tensor_to_bytes,
     tensor_to_list,
 )
-from mlinfer.core.types import InferRequest, InferResponse, RequestedOutput, Tensor
-
-HEADER_LENGTH = "Inference-Header-Content-Length"
+from mlinfer.core.types import HEADER_LENGTH, InferRequest, InferResponse, RequestedOutput, Tensor
 
 
 def parse_json(raw: bytes | memoryview, what: str = "request") -> Any:

@@ -20,9 +20,8 @@ from mlinfer.backends.triton.errors import TritonUnavailableError, from_triton_h
 from mlinfer.backends.triton.passthrough import forwardable
 from mlinfer.core.errors import DeadlineExceededError, InternalError
 from mlinfer.core.model_spec import ModelSpec
-from mlinfer.core.types import HttpBody, InferRequest, InferResponse
+from mlinfer.core.types import HEADER_LENGTH, HttpBody, InferRequest, InferResponse
 
-HEADER_LENGTH = "Inference-Header-Content-Length"
 # Triton: "receiving FP16 data via JSON is not supported" (BF16 likewise).
 _JSON_REFUSED = frozenset({"FP16", "BF16"})
 
