@@ -100,6 +100,12 @@ def _grpc_infer(port: int) -> int:
         return 200 if result.as_numpy("OUTPUT0") is not None else 500
 
 
+def _failed(futures: list[Future[int]]) -> list[object]:
+    """What the finished requests that did not succeed ended with (an error or a status)."""
+    ended = [f.exception() or f.result() for f in futures if f.done()]
+    return [e for e in ended if e != 200]
+
+
 def _ready(port: int) -> bool:
     try:
         return httpx.get(f"http://127.0.0.1:{port}/v2/health/ready", timeout=2).status_code == 200
@@ -134,7 +140,12 @@ def test_stop_finishes_in_flight_requests_flushes_spans_and_exits_0(
             # The slow model runs one request at a time: the rest wait in its queue. Wait
             # until all have arrived (a loaded machine may already have finished the first).
             metrics = f"http://127.0.0.1:{http_port}/metrics"
-            wait_until(lambda: _arrived(metrics)[1] >= IN_FLIGHT, "all requests arrived")
+            # A failed request never joins the count: stop on one and say how it failed.
+            wait_until(
+                lambda: _arrived(metrics)[1] >= IN_FLIGHT or bool(_failed(futures)),
+                "all requests arrived",
+            )
+            assert not _failed(futures), f"requests failed before the signal: {_failed(futures)}"
             held_at_signal = _arrived(metrics)[0]
             proc.send_signal(sig)
             statuses = [f.result() for f in futures]
