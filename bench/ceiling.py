@@ -1,8 +1,9 @@
 """The ceiling: raw ONNX Runtime ``session.run`` throughput for a repository model.
 
 Same model file, same thread settings as the server would use (one session per configured
-instance, ``intra_op_thread_count`` / ``inter_op_thread_count`` from config.pbtxt, one Python
-thread per session calling ``run`` back to back), swept over batch sizes; the best one is the
+instance, ``intra_op_thread_count`` / ``inter_op_thread_count`` / ``allow_spinning`` from
+config.pbtxt, one Python thread per session calling ``run`` back to back), swept over batch
+sizes; the best one is the
 ceiling a server in front of that engine can approach. Run it in its own process
 (``python -m bench.ceiling MODEL_DIR``) so nothing else competes for the CPU.
 """
@@ -21,7 +22,9 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
+from mlinfer.backends.embedded.onnx_session import SPINNING_PARAMETER, spinning_by_default
 from mlinfer.bench.inputs import random_tensor
+from mlinfer.core.model_config import boolean_parameter
 
 _ORT_TO_TRITON = {
     "tensor(float)": "FP32",
@@ -93,6 +96,8 @@ def measure(
     options = ort.SessionOptions()
     options.intra_op_num_threads = intra
     options.inter_op_num_threads = inter
+    spinning = boolean_parameter(config, SPINNING_PARAMETER, spinning_by_default(config, intra))
+    options.add_session_config_entry("session.intra_op.allow_spinning", "1" if spinning else "0")
     path = str(model_dir / version / "model.onnx")
     sessions = [
         ort.InferenceSession(path, options, providers=["CPUExecutionProvider"])

@@ -37,24 +37,37 @@ PROTOCOLS: tuple[tuple[str, str, tuple[str, ...]], ...] = (
     ("grpc", "grpc", ()),
 )
 CONCURRENCY = (1, 8)
+CNN_MODEL = "conv8"
 BENCH_CONFIG = """max_batch_size: 32
 instance_group [ {{ count: 1 kind: KIND_CPU }} ]
 dynamic_batching {{ max_queue_delay_microseconds: 500 }}
 parameters {{ key: "intra_op_thread_count" value: {{ string_value: "2" }} }}
 input [
-  {{ name: "INPUT0" data_type: {dtype} dims: [ 16 ] }},
-  {{ name: "INPUT1" data_type: {dtype} dims: [ 16 ] }}
+{inputs}
 ]
 output [
 {outputs}
 ]
 """
+Tensor = tuple[str, str, str]  # name, config data type, dims
+
+
+def bench_config(name: str, inputs: Sequence[Tensor], outputs: Sequence[Tensor]) -> str:
+    def rows(tensors: Sequence[Tensor]) -> str:
+        return ",\n".join(
+            f'  {{ name: "{n}" data_type: {t} dims: [ {d} ] }}' for n, t, d in tensors
+        )
+
+    head = f'name: "{name}"\nplatform: "onnxruntime_onnx"\n'
+    return head + BENCH_CONFIG.format(inputs=rows(inputs), outputs=rows(outputs))
 
 
 def write_models(repository: Path) -> None:
-    """``add_relu`` (FP32: Relu(INPUT0 + INPUT1)) and ``simple`` (INT32 add and sub)."""
+    """``add_relu`` (FP32: Relu(INPUT0 + INPUT1)), ``simple`` (INT32 add and sub) and
+    ``conv8`` (eight 3x3 convolutions on FP32 3x64x64, :func:`bench.vision.conv8`)."""
     from onnx import TensorProto
 
+    from bench.vision import conv8
     from mlinfer.samples.graph import GraphBuilder
     from mlinfer.samples.models import SampleModel
     from mlinfer.samples.writer import write_model
@@ -72,26 +85,25 @@ def write_models(repository: Path) -> None:
     for out in ("OUTPUT0", "OUTPUT1"):
         simple.output(out, TensorProto.INT32, ["batch", 16])
 
-    def config(name: str, dtype: str, outputs: Sequence[str]) -> str:
-        rows = ",\n".join(f'  {{ name: "{o}" data_type: {dtype} dims: [ 16 ] }}' for o in outputs)
-        head = f'name: "{name}"\nplatform: "onnxruntime_onnx"\n'
-        return head + BENCH_CONFIG.format(dtype=dtype, outputs=rows)
+    def pair(dtype: str, names: Sequence[str]) -> list[Tensor]:
+        return [(n, dtype, "16") for n in names]
 
-    write_model(
-        SampleModel(
-            SMALL_MODEL, add_relu.model(), config(SMALL_MODEL, "TYPE_FP32", ["OUTPUT0"]), {}
-        ),
-        repository,
-    )
-    write_model(
-        SampleModel(
-            FRONT_MODEL,
+    models = [
+        (add_relu.model(), pair("TYPE_FP32", ["INPUT0", "INPUT1"]), pair("TYPE_FP32", ["OUTPUT0"])),
+        (
             simple.model(),
-            config(FRONT_MODEL, "TYPE_INT32", ["OUTPUT0", "OUTPUT1"]),
-            {},
+            pair("TYPE_INT32", ["INPUT0", "INPUT1"]),
+            pair("TYPE_INT32", ["OUTPUT0", "OUTPUT1"]),
         ),
-        repository,
-    )
+        (
+            conv8().onnx_model,
+            [("image", "TYPE_FP32", "3, 64, 64")],
+            [("probabilities", "TYPE_FP32", "10")],
+        ),
+    ]
+    for graph, inputs, outputs in models:
+        name = graph.graph.name
+        write_model(SampleModel(name, graph, bench_config(name, inputs, outputs), {}), repository)
 
 
 class Run:
@@ -110,10 +122,15 @@ class Run:
         self.concurrency = list(concurrency)
         self.rows: list[dict[str, Any]] = []
 
-    def point(self, servers: Sequence[tuple[str, Sequence[int], str, str]], model: str) -> None:
+    def point(
+        self,
+        servers: Sequence[tuple[str, Sequence[int], str, str]],
+        model: str,
+        concurrency: Sequence[int] = (),
+    ) -> None:
         """Each protocol and concurrency on every server in turn: the figures compared in a
         table row are minutes apart at most, whatever the machine's other load does."""
-        for c in self.concurrency:
+        for c in concurrency or self.concurrency:
             for label, protocol, extra in self.protocols:
                 for _ in range(self.repeat):  # the report takes each server's median
                     for server, pids, http, grpc in servers:
@@ -236,6 +253,21 @@ def mlinfer(
     return MlinferProcess(repository, list(models), logs / f"{name}.log", list(args), env=env)
 
 
+def ceiling(repository: Path, model: str, seconds: float) -> dict[str, Any]:
+    """The raw ONNX Runtime ceiling of ``model`` (same sessions and threads as the servers'),
+    in a process of its own while no server is being measured: its best batch size."""
+    import subprocess
+
+    batches = "1,2,4,8,16,32"
+    command = [sys.executable, "-m", "bench.ceiling", str(repository / model)]
+    command += ["--batches", batches, "--seconds", str(seconds)]
+    done = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, check=True)
+    result: dict[str, Any] = json.loads(done.stdout)
+    best = result["best"]
+    print(f"  raw ORT ceiling {model}: {best['infer_per_s']:.1f}/s at batch {best['batch_size']}")
+    return {"infer_per_s": best["infer_per_s"], "batch_size": best["batch_size"]}
+
+
 def main(argv: list[str] | None = None) -> int:
     from bench.hotpath_report import write_section
 
@@ -249,6 +281,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--protocols", default="", help="subset, e.g. 'http binary,grpc'")
     parser.add_argument("--concurrency", default="1,8", help="comma-separated levels")
     parser.add_argument("--only", choices=["all", "embedded", "front"], default="all")
+    parser.add_argument(
+        "--cnn",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help=f"also the CNN ({CNN_MODEL}) at c=8 against Triton and the raw ORT ceiling",
+    )
+    parser.add_argument("--ceiling-seconds", type=float, default=3.0, help="per batch size")
     parser.add_argument(
         "--passthrough",
         action=argparse.BooleanOptionalAction,
@@ -282,7 +321,9 @@ def main(argv: list[str] | None = None) -> int:
     levels = [int(c) for c in args.concurrency.split(",")]
     run = Run(out_dir, args.interval_ms, args.repeat, protocols, levels)
     started = dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
-    models = [SMALL_MODEL, FRONT_MODEL]
+    models = [SMALL_MODEL, FRONT_MODEL, CNN_MODEL]
+    embedded_models = [SMALL_MODEL, CNN_MODEL] if args.cnn else [SMALL_MODEL]
+    ceilings: dict[str, list[dict[str, Any]]] = {}
     versions = [("after", None)]
     if args.baseline is not None:
         versions.insert(0, (args.baseline_label, args.baseline.resolve()))
@@ -295,7 +336,7 @@ def main(argv: list[str] | None = None) -> int:
         for label, code in versions:
             print(f"starting mlinfer {label}", flush=True)
             s = stack.enter_context(
-                mlinfer(repository, logs, f"embedded-{label}", [SMALL_MODEL], baseline=code)
+                mlinfer(repository, logs, f"embedded-{label}", embedded_models, baseline=code)
             )
             embedded.append((f"mlinfer {label}", [s.pid], s.http_url, s.grpc_url))
             f = stack.enter_context(
@@ -319,6 +360,11 @@ def main(argv: list[str] | None = None) -> int:
         if args.only in ("all", "embedded"):
             print("embedded engine vs Triton", flush=True)
             run.point(embedded, SMALL_MODEL)
+            if args.cnn:
+                print(f"embedded engine vs Triton and the raw ORT ceiling: {CNN_MODEL}")
+                ceilings[CNN_MODEL] = [ceiling(repository, CNN_MODEL, args.ceiling_seconds)]
+                run.point(embedded, CNN_MODEL, concurrency=[8])
+                ceilings[CNN_MODEL].append(ceiling(repository, CNN_MODEL, args.ceiling_seconds))
         if args.only in ("all", "front"):
             print("in front of Triton vs Triton direct", flush=True)
             run.point(fronts, FRONT_MODEL)
@@ -331,6 +377,7 @@ def main(argv: list[str] | None = None) -> int:
         "passthrough": args.passthrough,
         "repeat": args.repeat,
         "section": args.section,
+        "ceilings": ceilings,
         "argv": ["python", "bench/hotpath.py", *(sys.argv[1:] if argv is None else argv)],
         "rows": run.rows,
     }

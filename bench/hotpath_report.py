@@ -12,25 +12,26 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-SECTIONS = ("hotpath", "hotpath-repeated")  # in page order
 _TITLES = {
     "hotpath": "## Hot path: small requests against Triton (issue 17's configuration)",
     "hotpath-repeated": "## Hot path, repeated rounds: before vs after (medians)",
     "hotpath-passthrough": "## Hot path in front of Triton: REST pass-through vs the gRPC path",
     "hotpath-grpc-forward": "## Hot path in front of Triton: gRPC messages forwarded as they are",
 }
+# Every section another script writes into the page, in page order, and its writer.
+WRITERS = {name: "bench/hotpath.py" for name in _TITLES} | {"spinning": "bench/spinning.py"}
 
 
-def _begin(name: str) -> str:
-    return f"<!-- {name}:begin (bench/hotpath.py writes this section) -->"
+def begin_marker(name: str) -> str:
+    return f"<!-- {name}:begin ({WRITERS[name]} writes this section) -->"
 
 
-def _end(name: str) -> str:
+def end_marker(name: str) -> str:
     return f"<!-- {name}:end -->"
 
 
 def _block(page: str, name: str) -> str | None:
-    begin, end = _begin(name), _end(name)
+    begin, end = begin_marker(name), end_marker(name)
     if begin not in page or end not in page:
         return None
     return page[page.index(begin) : page.index(end) + len(end)]
@@ -38,7 +39,7 @@ def _block(page: str, name: str) -> str | None:
 
 def keep_section(old_page: str, new_page: str) -> str:
     """``new_page`` with the hot-path sections of ``old_page`` appended where it has none."""
-    for name in SECTIONS:
+    for name in WRITERS:
         block = _block(old_page, name)
         if block is not None and _block(new_page, name) is None:
             new_page = new_page.rstrip("\n") + "\n\n" + block + "\n"
@@ -46,8 +47,12 @@ def keep_section(old_page: str, new_page: str) -> str:
 
 
 def write_section(page: Path, doc: Mapping[str, Any], results_path: str) -> None:
-    name = str(doc.get("section") or "hotpath")
-    section = render(doc, results_path)
+    replace_block(page, str(doc.get("section") or "hotpath"), render(doc, results_path))
+
+
+def replace_block(page: Path, name: str, section: str) -> None:
+    """Put ``section`` (which starts and ends with ``name``'s markers) in place of the page's
+    block of that name, or at the end of the page where it has none."""
     text = page.read_text(encoding="utf-8") if page.exists() else "# Performance\n"
     block = _block(text, name)
     if block is not None:
@@ -57,7 +62,7 @@ def write_section(page: Path, doc: Mapping[str, Any], results_path: str) -> None
     page.write_text(text, encoding="utf-8")
 
 
-def _find(rows: Sequence[Mapping[str, Any]], **labels: Any) -> Mapping[str, Any] | None:
+def find_row(rows: Sequence[Mapping[str, Any]], **labels: Any) -> Mapping[str, Any] | None:
     """The measurement of a point; with repeated rounds, the one of median rate."""
     found = [
         r for r in rows if all(r.get(k) == v for k, v in labels.items()) and not r.get("error")
@@ -66,7 +71,7 @@ def _find(rows: Sequence[Mapping[str, Any]], **labels: Any) -> Mapping[str, Any]
     return found[len(found) // 2] if found else None
 
 
-def _rate(row: Mapping[str, Any] | None) -> str:
+def rate_text(row: Mapping[str, Any] | None) -> str:
     if row is None:
         return "failed"
     return f"{row['infer_per_s']:,.0f}/s, p50 {row['p50_ms']:.2f} ms"
@@ -91,6 +96,7 @@ def _bg(rows: Sequence[Mapping[str, Any]]) -> str:
     return f"median {values[len(values) // 2]:.0f}%, max {values[-1]:.0f}%"
 
 
+CNN = "conv8"
 # (change, what it removes, predicted gain) -- predictions from the profile before the change
 _LEAN_PATH = (
     "lean inference path (no FastAPI routing, dependency solving or Response object) "
@@ -137,8 +143,8 @@ _CHANGES = {
 
 def _gain(rows: Sequence[Mapping[str, Any]], new: str, old: str, model: str,
           protocol: str, c: int) -> str:  # fmt: skip
-    a = _find(rows, server=new, model=model, protocol=protocol, concurrency=c)
-    b = _find(rows, server=old, model=model, protocol=protocol, concurrency=c)
+    a = find_row(rows, server=new, model=model, protocol=protocol, concurrency=c)
+    b = find_row(rows, server=old, model=model, protocol=protocol, concurrency=c)
     if a is None or b is None or not b["infer_per_s"]:
         return "-"
     return f"{a['infer_per_s'] / b['infer_per_s']:.2f}x"
@@ -154,6 +160,7 @@ def _gains(
 ) -> list[str]:
     has_embedded = any(r["model"] == "add_relu" for r in rows)
     has_front = any(r["model"] == "simple" for r in rows)
+    cnn_levels = sorted({int(r["concurrency"]) for r in rows if r["model"] == CNN})
     out = [
         "",
         "### Each change: predicted and measured gain",
@@ -169,6 +176,11 @@ def _gains(
             if has_embedded:
                 parts.append("embedded " + ", ".join(
                     f"{p} {_gain(rows, 'mlinfer after', f'mlinfer {baseline}', 'add_relu', p, c)}"
+                    for p in protocols
+                ))  # fmt: skip
+            if c in cnn_levels:
+                parts.append(f"embedded {CNN} " + ", ".join(
+                    f"{p} {_gain(rows, 'mlinfer after', f'mlinfer {baseline}', CNN, p, c)}"
                     for p in protocols
                 ))  # fmt: skip
             if has_front:
@@ -216,7 +228,7 @@ def render(doc: Mapping[str, Any], results_path: str) -> str:
     has_embedded = any(r["model"] == "add_relu" for r in rows)
     has_front = any(r["model"] == "simple" for r in rows)
     out = [
-        _begin(name),
+        begin_marker(name),
         _TITLES[name],
         "",
         f"Written by `{_command(doc)}` "
@@ -225,7 +237,8 @@ def render(doc: Mapping[str, Any], results_path: str) -> str:
         "other engineers' builds and tests during the run** (CPU used by other processes "
         f"during the measurements: {_bg(rows)}): compare figures within a table, which were "
         "taken minutes apart, not with other runs. Models: `add_relu` (Relu(INPUT0 + "
-        "INPUT1), FP32 [1,16]) and `simple` (INT32 add/sub, [1,16]), both with 1 instance, "
+        "INPUT1), FP32 [1,16]), `simple` (INT32 add/sub, [1,16]) and `conv8` (eight 3x3 "
+        "convolutions on FP32 3x64x64, 0.05 GMACs), all with 1 instance, "
         "`intra_op_thread_count` 2, dynamic batching up to 32 with a 500 us delay; auth and "
         "access log off; perf_analyzer 2.51, batch-1 requests; every server runs through the "
         "whole run and each point is measured on one server after the other, back to back "
@@ -237,6 +250,8 @@ def render(doc: Mapping[str, Any], results_path: str) -> str:
     labels = [baseline, "after"] if baseline else ["after"]
     if has_embedded:
         out += _embedded(rows, labels, protocols, concurrency)
+    if any(r["model"] == CNN for r in rows):
+        out += _cnn(rows, labels, protocols, doc.get("ceilings", {}).get(CNN) or [])
     if has_front:
         out += _front(rows, labels, workers, protocols, concurrency, bool(doc.get("passthrough")))
     if baseline:
@@ -253,7 +268,7 @@ def render(doc: Mapping[str, Any], results_path: str) -> str:
         if row.get("command") and key not in seen:
             seen.add(key)
             out.append(str(row["command"]))
-    out += ["```", _end(name)]
+    out += ["```", end_marker(name)]
     return "\n".join(out)
 
 
@@ -279,14 +294,58 @@ def _embedded(
     out += [head, rule]
     for c in concurrency:
         for protocol in protocols:
-            ref = _find(rows, server="triton", model="add_relu", protocol=protocol, concurrency=c)
-            line = f"| {protocol} | {c} | {_rate(ref)} |"
+            ref = find_row(
+                rows, server="triton", model="add_relu", protocol=protocol, concurrency=c
+            )
+            line = f"| {protocol} | {c} | {rate_text(ref)} |"
             for label in labels:
-                row = _find(rows, server=f"mlinfer {label}", model="add_relu",
+                row = find_row(rows, server=f"mlinfer {label}", model="add_relu",
                             protocol=protocol, concurrency=c)  # fmt: skip
-                line += f" {_rate(row)} | {_ratio(row, ref)} |"
+                line += f" {rate_text(row)} | {_ratio(row, ref)} |"
             out.append(line)
     return out
+
+
+def _cnn(
+    rows: Sequence[Mapping[str, Any]],
+    labels: Sequence[str],
+    protocols: Sequence[str],
+    ceilings: Sequence[Mapping[str, Any]],
+) -> list[str]:
+    rates = [float(c["infer_per_s"]) for c in ceilings]
+    ceiling = sum(rates) / len(rates) if rates else 0.0
+    where = ", ".join(f"{c['infer_per_s']:,.0f}/s at batch {c['batch_size']}" for c in ceilings)
+    out = [
+        "",
+        f"### Embedded engine vs Triton direct and the raw ONNX Runtime ceiling (`{CNN}`)",
+        "",
+        "Targets at c=8: >= 0.95x Triton on every protocol and >= 0.9 of the raw ORT "
+        "ceiling. The ceiling is `session.run` with the same session and threads in a "
+        "process of its own, best batch size of a sweep, measured right before and right "
+        f"after these rows (mean {ceiling:,.0f}/s: {where or 'not measured'}); the servers "
+        "share the two vCPUs with perf_analyzer, the ceiling does not.",
+        "",
+    ]
+    head = "| protocol | c | Triton 2.51 | ratio to ceiling |"
+    rule = "|---|---|---|---|"
+    for label in labels:
+        head += f" mlinfer {label} | ratio to Triton | ratio to ceiling |"
+        rule += "---|---|---|"
+    out += [head, rule]
+    for c in sorted({int(r["concurrency"]) for r in rows if r["model"] == CNN}):
+        for protocol in protocols:
+            ref = find_row(rows, server="triton", model=CNN, protocol=protocol, concurrency=c)
+            line = f"| {protocol} | {c} | {rate_text(ref)} | {_of_ceiling(ref, ceiling)} |"
+            for label in labels:
+                row = find_row(rows, server=f"mlinfer {label}", model=CNN,
+                            protocol=protocol, concurrency=c)  # fmt: skip
+                line += f" {rate_text(row)} | {_ratio(row, ref)} | {_of_ceiling(row, ceiling)} |"
+            out.append(line)
+    return out
+
+
+def _of_ceiling(row: Mapping[str, Any] | None, ceiling: float) -> str:
+    return "-" if row is None or not ceiling else f"{row['infer_per_s'] / ceiling:.2f}"
 
 
 def _front(
@@ -326,10 +385,10 @@ def _front(
     out += [head, rule]
     for c in concurrency:
         for protocol in protocols:
-            ref = _find(rows, server="triton", model="simple", protocol=protocol, concurrency=c)
-            line = f"| {protocol} | {c} | {_rate(ref)} |"
+            ref = find_row(rows, server="triton", model="simple", protocol=protocol, concurrency=c)
+            line = f"| {protocol} | {c} | {rate_text(ref)} |"
             for front in fronts:
-                row = _find(rows, server=front, model="simple", protocol=protocol, concurrency=c)
-                line += f" {_rate(row)} | {_ratio(row, ref)} | {_added(row, ref)} |"
+                row = find_row(rows, server=front, model="simple", protocol=protocol, concurrency=c)
+                line += f" {rate_text(row)} | {_ratio(row, ref)} | {_added(row, ref)} |"
             out.append(line)
     return out

@@ -185,3 +185,28 @@ def custom_cnn(
     g.op("Softmax", [logits], "probabilities", axis=1)
     g.output("probabilities", FLOAT, ["batch", classes])
     return g.network()
+
+
+# -- the hot path's CNN -----------------------------------------------------------------------
+def conv8(
+    size: int = 64,
+    channels: tuple[int, ...] = (16, 32, 64, 128),
+    classes: int = 10,
+    seed: int = 8,
+) -> Network:
+    """Eight 3x3 convolutions (two per stage, ReLU after each, 2x2 max pooling after each
+    stage), global pooling and a linear classifier: the small CNN of the hot-path table.
+
+    ``image`` FP32 [N, 3, size, size] -> ``probabilities`` FP32 [N, classes]. Defaults:
+    3x64x64 input, stages of 16/32/64/128 channels: 0.05 GMACs, 0.29M parameters.
+    """
+    g = NetBuilder("conv8", seed)
+    x = Feature(g.input("image", FLOAT, ["batch", 3, size, size]), 3, size, size)
+    for c in channels:
+        x = g.conv(x, c, 3, act="relu")
+        x = g.conv(x, c, 3, act="relu")
+        x = g.maxpool(x, 2, 2)
+    logits = g.gemm(g.global_pool(x), x.channels, classes)
+    g.op("Softmax", [logits], "probabilities", axis=1)
+    g.output("probabilities", FLOAT, ["batch", classes])
+    return g.network()

@@ -327,3 +327,23 @@ def parameter(config: mc.ModelConfig, key: str, default: str = "") -> str:
     if key in config.parameters:
         return str(config.parameters[key].string_value)
     return default
+
+
+_TRUE = frozenset({"true", "1", "yes", "on"})
+_FALSE = frozenset({"false", "0", "no", "off"})
+
+
+def boolean_parameter(config: mc.ModelConfig, key: str, default: bool) -> bool:
+    """A yes/no parameter (true/false, 1/0, yes/no, on/off; empty = ``default``); anything
+    else fails the load with an error naming the parameter and the value."""
+    raw = parameter(config, key)
+    value = raw.strip().lower()
+    if not value:
+        return default
+    if value in _TRUE:
+        return True
+    if value in _FALSE:
+        return False
+    raise ModelLoadError(
+        f"model '{config.name}': parameter '{key}' must be 'true' or 'false', got '{raw}'"
+    )

@@ -14,12 +14,11 @@ from tritonclient.grpc import model_config_pb2 as mc
 
 from mlinfer.core import datatypes
 from mlinfer.core.errors import ModelLoadError
+from mlinfer.core.model_config import boolean_parameter
 
 T = TypeVar("T")
 CACHE_PARAMETER = "response_cache"
 SEQUENCE_PARAMETER = "max_sequence_length"
-_TRUE = frozenset({"true", "1", "yes", "on"})
-_FALSE = frozenset({"false", "0", "no", "off", ""})
 
 
 @dataclass(frozen=True)
@@ -122,15 +121,4 @@ def response_cache_enabled(config: mc.ModelConfig) -> bool:
     """
     if config.HasField("response_cache"):
         return bool(config.response_cache.enable)
-    if CACHE_PARAMETER not in config.parameters:
-        return False
-    raw = str(config.parameters[CACHE_PARAMETER].string_value)
-    value = raw.strip().lower()
-    if value in _TRUE:
-        return True
-    if value in _FALSE:
-        return False
-    raise ModelLoadError(
-        f"model '{config.name}': parameter '{CACHE_PARAMETER}' must be 'true' or 'false', "
-        f"got '{raw}'"
-    )
+    return boolean_parameter(config, CACHE_PARAMETER, False)

@@ -9,8 +9,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-import orjson
-
+from mlinfer.core import json_text
 from mlinfer.core.errors import InvalidInputError
 from mlinfer.core.parameters import classification, non_negative
 from mlinfer.core.tensors import (
@@ -24,8 +23,8 @@ from mlinfer.core.types import HEADER_LENGTH, InferRequest, InferResponse, Reque
 
 def parse_json(raw: bytes | memoryview, what: str = "request") -> Any:
     try:
-        return orjson.loads(raw)
-    except orjson.JSONDecodeError as exc:
+        return json_text.loads(raw)
+    except ValueError as exc:
         raise InvalidInputError(f"failed to parse the {what} JSON buffer: {exc}") from None
 
 
@@ -147,6 +146,7 @@ def encode_infer_response(
     default_binary = bool(request.parameters.get("binary_data_output", False))
     chunks: list[bytes | memoryview] = []
     outputs = []
+    non_finite = False
     for tensor in response.outputs:
         entry: dict[str, Any] = {
             "name": tensor.name,
@@ -160,6 +160,7 @@ def encode_infer_response(
             chunks.append(raw)
         else:
             entry["data"] = tensor_to_list(tensor)
+            non_finite = non_finite or json_text.has_non_finite(tensor.data)
         outputs.append(entry)
     doc: dict[str, Any] = {
         "model_name": response.model_name,
@@ -172,7 +173,7 @@ def encode_infer_response(
         doc["parameters"] = response.parameters
     if extra:
         doc.update(extra)
-    header = orjson.dumps(doc, option=orjson.OPT_SERIALIZE_NUMPY)
+    header = json_text.dumps(doc, non_finite)
     if not chunks:
         return header, None
     return b"".join([header, *chunks]), len(header)

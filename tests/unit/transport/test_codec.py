@@ -134,3 +134,25 @@ def test_response_binary_only_where_asked() -> None:
     assert header["outputs"][0]["parameters"] == {"binary_data_size": 8}
     assert header["outputs"][1]["data"] == ["ok"]
     assert np.frombuffer(payload[header_length:], np.float32).tolist() == [1.5, 2.5]
+
+
+def test_non_finite_floats_travel_as_triton_writes_them() -> None:
+    # Python's json (tritonclient's JSON mode) and perf_analyzer write NaN and infinities as
+    # bare literals; Triton reads and writes them, so the codec must too, both ways.
+    body = b'{"inputs":[{"name":"A","datatype":"FP32","shape":[1,3],"data":[NaN,Infinity,-1.5]}]}'
+    request = decode_infer_request("m", "", body, None)
+    a = request.inputs[0].data
+    assert np.isnan(a[0, 0]) and np.isposinf(a[0, 1]) and a[0, 2] == -1.5
+    y = np.array([[np.nan, -np.inf, 2.0]], np.float32)
+    payload, header_length = encode_infer_response(
+        InferResponse("m", "1", [Tensor("Y", "FP32", (1, 3), y)]), request
+    )
+    assert header_length is None
+    assert b"[NaN,-Infinity,2.0]" in payload  # not orjson's null, which a client reads as None
+    data = json.loads(payload)["outputs"][0]["data"]
+    assert np.isnan(data[0]) and data[1] == -np.inf and data[2] == 2.0
+
+
+def test_a_body_that_is_not_json_even_with_those_literals_names_the_position() -> None:
+    with pytest.raises(InvalidInputError, match=r"JSON buffer: .*\(char 31\)"):
+        decode_infer_request("m", "", b'{"inputs":[{"name":"A","data":[nan]}]}', None)

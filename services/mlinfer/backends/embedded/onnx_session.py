@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -18,7 +19,7 @@ from tritonclient.grpc import model_config_pb2 as mc
 from mlinfer.backends.embedded.session import ModelInputError
 from mlinfer.core import datatypes
 from mlinfer.core.errors import InvalidInputError, ModelLoadError
-from mlinfer.core.model_config import parameter
+from mlinfer.core.model_config import boolean_parameter, parameter
 
 log = logging.getLogger("mlinfer.onnxruntime")
 
@@ -191,6 +192,24 @@ def ort_log_severity() -> int:
     return 1 if log.isEnabledFor(logging.DEBUG) else 4
 
 
+SPINNING_PARAMETER = "allow_spinning"
+
+
+def spinning_by_default(config: mc.ModelConfig, intra_op_threads: int) -> bool:
+    """Whether ONNX Runtime's intra-op threads may busy-wait for work between operators.
+
+    Measured on 2 vCPUs (``bench/spinning.py``, docs/PERFORMANCE.md): with one instance of
+    2 threads the two settings stayed within the machine's noise (0.70-1.19x), so ORT's
+    default (on) stays wherever the instances' threads fit in the cores; with two instances
+    of 2 threads the CNN served 1.6-1.8x the rate at c=8 with spinning off (an idle
+    instance's spinning threads took the cores the busy one and the event loop needed), so
+    there it is off. ``allow_spinning`` in the config decides for itself."""
+    cores = os.cpu_count() or 1
+    per_instance = intra_op_threads or cores  # 0 = ORT's default: one thread per core
+    instances = sum(max(g.count, 1) for g in config.instance_group) or 1
+    return instances * per_instance <= cores
+
+
 def create_session(
     model_path: Path, config: mc.ModelConfig, placement: InstancePlacement, intra_op_threads: int
 ) -> ort.InferenceSession:
@@ -200,6 +219,8 @@ def create_session(
     threads = int(parameter(config, "intra_op_thread_count", str(intra_op_threads)) or 0)
     options.intra_op_num_threads = threads
     options.inter_op_num_threads = int(parameter(config, "inter_op_thread_count", "0") or 0)
+    spinning = boolean_parameter(config, SPINNING_PARAMETER, spinning_by_default(config, threads))
+    options.add_session_config_entry("session.intra_op.allow_spinning", "1" if spinning else "0")
     try:
         return ort.InferenceSession(str(model_path), options, providers=placement.providers)
     except Exception as exc:  # ORT raises its own exception types for bad graphs

@@ -27,12 +27,11 @@ from tritonclient.grpc import model_config_pb2 as mc
 
 from mlinfer.core import datatypes
 from mlinfer.core.errors import ModelLoadError
-from mlinfer.core.model_config import parameter
+from mlinfer.core.model_config import boolean_parameter, parameter
 
 # Datatypes torch has tensors for (torch's unsigned types beyond uint8 are incomplete).
 TORCH_DATATYPES = ("BOOL", "UINT8", "INT8", "INT16", "INT32", "INT64", "FP16", "FP32", "FP64")
 _INDEXED = re.compile(r"^.+__(\d+)$")
-_TRUE, _FALSE = ("true", "1", "yes", "on"), ("false", "0", "no", "off")
 
 
 @dataclass(frozen=True)
@@ -118,12 +117,8 @@ def options(config: mc.ModelConfig) -> TorchOptions:
             f"model '{config.name}': parameter precision='{precision}' is not supported "
             "(supported: fp32, fp16)"
         )
-    graphs = parameter(config, "cuda_graphs", "true").strip().lower()
-    if graphs not in _TRUE + _FALSE:
-        raise ModelLoadError(
-            f"model '{config.name}': parameter cuda_graphs='{graphs}' is not a boolean"
-        )
-    return TorchOptions(precision == "fp16", graphs in _TRUE, graph_batch_sizes(config))
+    graphs = boolean_parameter(config, "cuda_graphs", True)
+    return TorchOptions(precision == "fp16", graphs, graph_batch_sizes(config))
 
 
 def graph_batch_sizes(config: mc.ModelConfig) -> tuple[int, ...]:

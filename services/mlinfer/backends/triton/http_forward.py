@@ -14,10 +14,10 @@ import contextlib
 from urllib.parse import quote
 
 import aiohttp
-import orjson
 
 from mlinfer.backends.triton.errors import TritonUnavailableError, from_triton_http
 from mlinfer.backends.triton.passthrough import forwardable
+from mlinfer.core import json_text
 from mlinfer.core.errors import DeadlineExceededError, InternalError
 from mlinfer.core.model_spec import ModelSpec
 from mlinfer.core.types import HEADER_LENGTH, HttpBody, InferRequest, InferResponse
@@ -93,8 +93,8 @@ class TritonHttpForwarder:
 def _response(request: InferRequest, payload: bytes, length: str | None) -> InferResponse:
     header_length = int(length) if length else None
     try:
-        head = orjson.loads(payload[:header_length] if header_length is not None else payload)
-    except orjson.JSONDecodeError as exc:
+        head = json_text.loads(payload[:header_length] if header_length is not None else payload)
+    except ValueError as exc:
         raise InternalError(f"Triton's inference answer is not valid JSON: {exc}") from None
     parameters = head.get("parameters")
     return InferResponse(
