@@ -268,6 +268,21 @@ def ceiling(repository: Path, model: str, seconds: float) -> dict[str, Any]:
     return {"infer_per_s": best["infer_per_s"], "batch_size": best["batch_size"]}
 
 
+def results_dir(kind: str) -> Path:
+    """``bench/results/<kind>-<UTC time>/``, with its ``logs/`` folder."""
+    stamp = dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%d_%H%M%S")
+    out_dir = ROOT / "bench" / "results" / f"{kind}-{stamp}"
+    (out_dir / "logs").mkdir(parents=True)
+    return out_dir
+
+
+def save_results(out_dir: Path, doc: dict[str, Any]) -> Path:
+    path = out_dir / "results.json"
+    path.write_text(json.dumps(doc, indent=1), encoding="utf-8")
+    print(f"results: {path}")
+    return path
+
+
 def main(argv: list[str] | None = None) -> int:
     from bench.hotpath_report import write_section
 
@@ -381,9 +396,7 @@ def main(argv: list[str] | None = None) -> int:
         "argv": ["python", "bench/hotpath.py", *(sys.argv[1:] if argv is None else argv)],
         "rows": run.rows,
     }
-    path = out_dir / "results.json"
-    path.write_text(json.dumps(doc, indent=1), encoding="utf-8")
-    print(f"results: {path}")
+    path = save_results(out_dir, doc)
     if not args.no_docs:
         write_section(args.docs, doc, str(path.relative_to(ROOT)))
         print(f"wrote {args.docs}")

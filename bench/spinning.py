@@ -30,7 +30,15 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))  # `bench` and `tests.support` are packages of the checkout
 
-from bench.hotpath import CNN_MODEL, SMALL_MODEL, Run, mlinfer, write_models  # noqa: E402
+from bench.hotpath import (  # noqa: E402
+    CNN_MODEL,
+    SMALL_MODEL,
+    Run,
+    mlinfer,
+    results_dir,
+    save_results,
+    write_models,
+)
 from bench.hotpath_report import (  # noqa: E402
     begin_marker,
     end_marker,
@@ -76,10 +84,8 @@ def main(argv: list[str] | None = None) -> int:
         replace_block(args.docs, SECTION, render(doc, results))
         return 0
 
-    stamp = dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%d_%H%M%S")
-    out_dir = ROOT / "bench" / "results" / f"spinning-{stamp}"
+    out_dir = results_dir("spinning")
     logs = out_dir / "logs"
-    logs.mkdir(parents=True)
     repository = out_dir / "repository" / "onnx"
     write_models(repository)
     models = [SMALL_MODEL, CNN_MODEL]
@@ -106,9 +112,7 @@ def main(argv: list[str] | None = None) -> int:
         "argv": ["python", "bench/spinning.py", *(sys.argv[1:] if argv is None else argv)],
         "rows": run.rows,
     }
-    path = out_dir / "results.json"
-    path.write_text(json.dumps(doc, indent=1), encoding="utf-8")
-    print(f"results: {path}")
+    path = save_results(out_dir, doc)
     if not args.no_docs:
         replace_block(args.docs, SECTION, render(doc, str(path.relative_to(ROOT))))
         print(f"wrote {args.docs}")

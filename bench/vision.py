@@ -36,10 +36,7 @@ def resnet50(
         planes = width * 2**stage
         for i in range(count):
             x = _bottleneck(g, x, planes, stride=2 if i == 0 and stage > 0 else 1)
-    logits = g.gemm(g.global_pool(x), x.channels, classes)
-    g.op("Softmax", [logits], "probabilities", axis=1)
-    g.output("probabilities", FLOAT, ["batch", classes])
-    return g.network()
+    return _classifier(g, x, classes)
 
 
 def _bottleneck(g: NetBuilder, x: Feature, planes: int, stride: int) -> Feature:
@@ -181,10 +178,7 @@ def custom_cnn(
     for c in channels:
         x = g.conv(x, c, 3, act="relu")
         x = g.maxpool(x, 2, 2)
-    logits = g.gemm(g.global_pool(x), x.channels, classes)
-    g.op("Softmax", [logits], "probabilities", axis=1)
-    g.output("probabilities", FLOAT, ["batch", classes])
-    return g.network()
+    return _classifier(g, x, classes)
 
 
 # -- the hot path's CNN -----------------------------------------------------------------------
@@ -206,6 +200,11 @@ def conv8(
         x = g.conv(x, c, 3, act="relu")
         x = g.conv(x, c, 3, act="relu")
         x = g.maxpool(x, 2, 2)
+    return _classifier(g, x, classes)
+
+
+def _classifier(g: NetBuilder, x: Feature, classes: int) -> Network:
+    """Global average pooling, a linear layer and softmax -> ``probabilities`` [N, classes]."""
     logits = g.gemm(g.global_pool(x), x.channels, classes)
     g.op("Softmax", [logits], "probabilities", axis=1)
     g.output("probabilities", FLOAT, ["batch", classes])

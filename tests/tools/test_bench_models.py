@@ -17,7 +17,7 @@ from bench.models import (
     model_config,
     write_bench_repository,
 )
-from bench.vision import custom_cnn, resnet50, yolov8
+from bench.vision import conv8, custom_cnn, resnet50, yolov8
 from tests.support.triton.python_backend import load_model_config
 
 
@@ -81,6 +81,16 @@ def test_custom_cnn_outputs_ten_probabilities() -> None:
     network = custom_cnn(size=64, channels=(4, 8, 8, 8))
     (probabilities,) = _session(network).run(None, {"image": np.zeros((4, 3, 64, 64), np.float32)})
     assert probabilities.shape == (4, 10)
+
+
+def test_the_hot_path_cnn_has_eight_convolutions_on_3x64x64() -> None:
+    network = conv8()
+    convs = [n for n in network.onnx_model.graph.node if n.op_type == "Conv"]
+    assert len(convs) == 8
+    assert round(network.macs / 1e6) == 54  # 0.05 GMACs, as the page says
+    (probabilities,) = _session(network).run(None, {"image": np.ones((2, 3, 64, 64), np.float32)})
+    assert probabilities.shape == (2, 10)
+    assert np.allclose(probabilities.sum(axis=1), 1.0, atol=1e-5)
 
 
 def test_configs_parse_as_triton_model_configs(tmp_path: Path) -> None:
