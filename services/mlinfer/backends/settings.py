@@ -39,9 +39,10 @@ class EngineSettings(BaseSettings):
     )
     intra_op_threads: int = Field(0, description="ONNX Runtime intra-op threads (0 = ORT default).")
     inline_execution_max_us: int = Field(
-        100,
-        description="Single-instance models whose batches take at most this long run on the "
-        "event loop instead of a worker thread (0 = always a thread).",
+        500,
+        description="Single-instance models whose batches take at most this long on the "
+        "event loop run there instead of on a worker thread (measured by probing; "
+        "0 = always a thread).",
     )
 
 

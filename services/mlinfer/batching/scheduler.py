@@ -10,6 +10,7 @@ event loop keeps serving while models compute.
 from __future__ import annotations
 
 import asyncio
+import collections
 import contextlib
 import itertools
 import threading
@@ -54,28 +55,62 @@ class InlinePolicy:
     """Run batches on the event loop when they take less time than handing them to a thread.
 
     A tiny model computes in tens of microseconds, less than the two thread wake-ups that
-    a worker thread costs; blocking the loop that briefly is cheaper than the hop. The
-    decision follows a moving average of the measured execution time, so a model that
-    turns slow (a larger batch, a busy machine) goes back to the thread pool by itself.
-    Only for single-instance models: several instances exist to compute in parallel.
+    a worker thread costs; blocking the loop that briefly is cheaper than the hop. Only for
+    single-instance models: several instances exist to compute in parallel.
+
+    What a batch costs can only be read on the loop: on a worker thread every step that
+    needs the GIL waits for the event loop to let it go, so a 15 us model reads 95-1,300 us
+    there (HTTP at c=8), and a decision taken from those figures would keep it on the
+    thread for good. So batches start on the thread pool; once a window of them ran no
+    slower than ``PROBE_FACTOR`` times the limit, one batch in ``PROBE_EVERY`` runs on the
+    loop as a probe, and a probe within the limit moves the model there. On the loop, a
+    window whose fastest run is over the limit (larger batches, a busy machine) sends it
+    back to the pool. A model that is slow for real (a GPU model waiting for its device
+    reads slow on the loop too) costs one probe per ``PROBE_EVERY`` batches at most.
     """
 
-    _WARMUP = 16  # executions measured on the thread pool before deciding
+    WINDOW = 16  # executions per decision
+    PROBE_FACTOR = 20  # thread-pool runs up to 20x the limit may be a cheap model waiting
+    PROBE_EVERY = 64  # batches on the pool between probes
 
     def __init__(self, max_ns: int) -> None:
         self.max_ns = max_ns
-        self.average_ns = 0.0
-        self._seen = 0
+        self.inline = False
+        self._recent: collections.deque[int] = collections.deque(maxlen=self.WINDOW)
+        self._since_probe = self.PROBE_EVERY  # the first probe comes once a window is full
 
-    @property
-    def enabled(self) -> bool:
-        return self.max_ns > 0 and self._seen >= self._WARMUP and self.average_ns <= self.max_ns
+    def reset(self, max_ns: int) -> None:
+        """A new limit (0 = never inline), measured afresh from the thread pool."""
+        self.max_ns, self.inline = max_ns, False
+        self._recent.clear()
+        self._since_probe = self.PROBE_EVERY
 
-    def observe(self, elapsed_ns: int) -> None:
-        # Called from whichever thread ran the batch; a lost update only delays the decision.
-        self._seen += 1
-        weight = 1.0 / min(self._seen, self._WARMUP)
-        self.average_ns += (elapsed_ns - self.average_ns) * weight
+    def choose(self) -> bool:
+        """Whether the next batch runs on the loop (inline, or as a probe)."""
+        if self.max_ns <= 0:
+            return False
+        if self.inline:
+            return True
+        self._since_probe += 1
+        due = len(self._recent) == self.WINDOW and self._since_probe >= self.PROBE_EVERY
+        if due and min(self._recent) <= self.max_ns * self.PROBE_FACTOR:
+            self._since_probe = 0
+            return True
+        return False
+
+    def observe(self, elapsed_ns: int, on_loop: bool) -> None:
+        """One execution's time; ``on_loop``: it ran on the event loop (inline or a probe).
+        Called from whichever thread ran it; a lost update only delays a decision."""
+        if on_loop and not self.inline:  # a probe: the loop's reading decides
+            if elapsed_ns <= self.max_ns:
+                self.inline = True
+                self._recent.clear()
+            self._recent.append(elapsed_ns)
+            return
+        self._recent.append(elapsed_ns)
+        if self.inline and len(self._recent) == self.WINDOW and min(self._recent) > self.max_ns:
+            self.inline = False
+            self._recent.clear()
 
 
 class Scheduler:
@@ -133,7 +168,7 @@ class Scheduler:
         if len(self._workers) >= MAX_INSTANCES:
             raise ValueError(f"at most {MAX_INSTANCES} instances per model")
         index = len(self._workers)
-        self._inline.max_ns = 0  # several instances exist to compute in parallel
+        self._inline.reset(0)  # several instances exist to compute in parallel
         self._workers.append(
             asyncio.create_task(self._worker(index), name=f"{self._label}-instance-{index}")
         )
@@ -149,7 +184,7 @@ class Scheduler:
         self._workers.pop()
         self._retiring.discard(index)
         if len(self._workers) == 1:
-            self._inline.max_ns = self._inline_max_ns
+            self._inline.reset(self._inline_max_ns)
 
     def call_soon(self, fn: Callable[..., Any], *args: Any) -> None:
         """Run ``fn`` on the event loop: now when already on it (inline), else handed over."""
@@ -218,11 +253,17 @@ class Scheduler:
                     if pending.timer is not None:
                         pending.timer.cancel()
                 return batch
+            # Until the next arrival or the oldest request's delay, whichever comes first:
+            # a timer that sets the arrival event costs a handle, where wait_for costs a
+            # task, a timeout handle and a cancellation on every request that arrives.
             self._arrival.clear()
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(
-                    self._arrival.wait(), (policy.max_queue_delay_ns - waited) / 1e9
-                )
+            timer = self._loop.call_later(
+                (policy.max_queue_delay_ns - waited) / 1e9, self._arrival.set
+            )
+            try:
+                await self._arrival.wait()
+            finally:
+                timer.cancel()
 
     def _collect(self) -> tuple[list[PendingRequest], int, bool]:
         """Requests that can run together from the head; ``closed`` = nothing more fits."""
@@ -264,11 +305,13 @@ class Scheduler:
                 self._on_dispatch(pending, dispatch_ns - pending.enqueue_ns)
         self._executing += len(batch)
         try:
-            if self._inline.enabled:
-                results = self._timed_run(instance, batch)
+            if self._inline.choose():
+                results = self._timed_run(instance, batch, True)
             else:
                 loop = asyncio.get_running_loop()
-                results = await loop.run_in_executor(self._pool, self._timed_run, instance, batch)
+                results = await loop.run_in_executor(
+                    self._pool, self._timed_run, instance, batch, False
+                )
         except MLInferError as exc:
             results = [exc] * len(batch)
         except Exception as exc:  # a model failure must fail its requests, not the worker
@@ -287,12 +330,14 @@ class Scheduler:
                 pending.future.set_result(result)
         self._note_idle()
 
-    def _timed_run(self, instance: int, batch: Sequence[PendingRequest]) -> Sequence[Any]:
+    def _timed_run(
+        self, instance: int, batch: Sequence[PendingRequest], on_loop: bool
+    ) -> Sequence[Any]:
         start = time.perf_counter_ns()
         try:
             results = self._run_batch(instance, batch)
         finally:
-            self._inline.observe(time.perf_counter_ns() - start)
+            self._inline.observe(time.perf_counter_ns() - start, on_loop)
         if len(results) != len(batch):
             # Pairing results with requests would fail outside any handler and kill the
             # worker, leaving the batch's requests waiting forever.

@@ -314,22 +314,35 @@ def test_dynamic_batching_needs_a_batching_model() -> None:
     assert BatchingPolicy.from_config(batching) == BatchingPolicy(1, True, (), 0)
 
 
-def test_inline_policy_average_and_warmup() -> None:
-    policy = InlinePolicy(max_ns=1000)
-    policy.observe(4000)
-    assert policy.average_ns == 4000  # the first measurement is taken as it is
-    policy.observe(2000)
-    assert policy.average_ns == 3000  # then a running mean over the warm-up
-    for _ in range(14):
-        policy.observe(0)
-    assert policy.average_ns == pytest.approx(6000 / 16)
-    assert policy.enabled
-    policy.observe(1000 * 16)  # past warm-up each step weighs 1/16
-    assert policy.average_ns == pytest.approx(6000 / 16 + (16000 - 6000 / 16) / 16)
+def _run(policy: InlinePolicy, ns_on_pool: int, ns_on_loop: int) -> bool:
+    """One batch as the scheduler runs it: where the policy says, taking that place's time."""
+    on_loop = policy.choose()
+    policy.observe(ns_on_loop if on_loop else ns_on_pool, on_loop)
+    return on_loop
+
+
+def test_a_cheap_model_that_reads_slow_on_the_pool_is_probed_and_moves_to_the_loop() -> None:
+    policy = InlinePolicy(max_ns=100_000)
+    # 300 us on the pool (waiting for the GIL), 15 us when the loop runs it
+    places = [_run(policy, 300_000, 15_000) for _ in range(20)]
+    assert places[:16] == [False] * 16  # a window measured on the pool first
+    assert places[16:] == [True] * 4  # the probe read 15 us: on the loop from then on
+    assert policy.inline
+    places = [_run(policy, 300_000, 5_000_000) for _ in range(16)]  # the model turned slow
+    assert all(places) and not policy.inline  # a whole window over the limit: back
+    assert _run(policy, 300_000, 5_000_000) is False
+
+
+def test_a_model_slow_on_the_loop_too_costs_one_probe_in_64_batches() -> None:
+    policy = InlinePolicy(max_ns=100_000)
+    places = [_run(policy, 300_000, 1_000_000) for _ in range(16 + 1 + 2 * 64)]
+    assert places.count(True) == 3  # after the first window, then every 64th batch
+    assert not policy.inline
+    heavy = InlinePolicy(max_ns=100_000)  # 20x the limit and more on the pool: never probed
+    assert not any(_run(heavy, 2_000_001, 10) for _ in range(200))
     edge = InlinePolicy(max_ns=500)
-    for _ in range(16):
-        edge.observe(500)
-    assert edge.enabled  # exactly at the limit still counts as cheap
+    assert [_run(edge, 500, 500) for _ in range(17)][-1]  # at the limit still counts as cheap
+    assert not any(_run(InlinePolicy(max_ns=0), 1, 1) for _ in range(100))  # 0 = never
 
 
 @pytest.mark.parametrize("inline", [False, True])
