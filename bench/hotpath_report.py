@@ -137,10 +137,12 @@ _NOISE = {
 }
 _SINCE_START = (
     "everything since the baseline: the lean inference path and one socket write per "
-    "response (REST), the REST pass-through and gRPC forwarding in front of Triton, "
-    "ORT's spinning set per instance (unchanged for these one-instance models)",
+    "response (REST), cheap batches moved to the event loop by probing it (500 us limit), "
+    "the batcher's delay on a timer, the REST pass-through and gRPC forwarding in front "
+    "of Triton, ORT's spinning set per instance (unchanged for these one-instance models)",
     "FastAPI/Starlette routing and dependency solving (~20 % of the event loop's samples "
-    "on small requests), the second write per response, and in front of Triton the "
+    "on small requests), the second write per response, the thread hop a mismeasured "
+    "tiny model paid on every batch, and in front of Triton the "
     "tensors' decoding and re-encoding (tritonclient's wrappers ~9 %, the gRPC client "
     "call ~15 % for REST requests)",
     "+15-25 % on small REST requests embedded, +25-40 % on REST in front of Triton, "
