@@ -123,9 +123,10 @@ _GRPC_FORWARD = (
 )
 # Which path a section's change left alone: its after / before figures are the run's noise.
 _NOISE = {
-    "hotpath": "No change since the baseline aimed at the embedded engine's gRPC path: "
-    "its after / before figures are the nearest measure of this run's noise, the margin "
-    "within which the other figures mean nothing.",
+    "hotpath": "Every path changed since the baseline, so this run has no unchanged path "
+    "to read its noise from. Same code measured twice on this VM has differed by up to "
+    "1.5x at c=1 (the spinning section's rows, the repeated rounds): read the c=1 ratios "
+    "as direction at most; the c=8 ones repeat better.",
     "hotpath-repeated": "The gRPC path did not change: its after / before figures are this "
     "run's noise, the margin within which the HTTP figures mean nothing.",
     "hotpath-grpc-forward": "Both paths changed for `after` here: its REST requests are "
