@@ -144,9 +144,11 @@ class Server:
         await self.guard.start()
         await self.backend.start()
         http = ""
+        # gRPC listens before REST answers: a client that waited for REST's readiness may
+        # go straight to the gRPC port (the other order refused that connection).
+        grpc_endpoint = await self._start_grpc() if self._grpc else None
         if self._rest:
             http = await self._start_rest()
-        grpc_endpoint = await self._start_grpc() if self._grpc else None
         self.endpoints = Endpoints(http, grpc_endpoint)
         await self._start_registry()
         return self.endpoints
