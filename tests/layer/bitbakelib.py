@@ -153,7 +153,10 @@ def lay_out(work: Path, config: dict[str, Any]) -> Layout:
         target = layout.repo_dir(name, spec)
         target.mkdir(parents=True)
         with tarfile.open(archive) as tar:
-            tar.extractall(target, filter="tar")
+            if hasattr(tarfile, "tar_filter"):  # Python >= 3.11.4 (and 3.12); 3.11.2 lacks it
+                tar.extractall(target, filter="tar")
+            else:  # our own pinned snapshots, so nothing to filter out
+                tar.extractall(target)
     for name in _tracked_files():
         source = REPO / name
         if source.is_file():
