@@ -268,6 +268,13 @@ def ceiling(repository: Path, model: str, seconds: float) -> dict[str, Any]:
     return {"infer_per_s": best["infer_per_s"], "batch_size": best["batch_size"]}
 
 
+def add_page_arguments(parser: argparse.ArgumentParser) -> None:
+    """--render, --docs and --no-docs: where a bench script's section of the page goes."""
+    parser.add_argument("--render", type=Path, metavar="RESULTS_JSON", help="only re-render")
+    parser.add_argument("--docs", type=Path, default=ROOT / "docs" / "PERFORMANCE.md")
+    parser.add_argument("--no-docs", action="store_true")
+
+
 def results_dir(kind: str) -> Path:
     """``bench/results/<kind>-<UTC time>/``, with its ``logs/`` folder."""
     stamp = dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%d_%H%M%S")
@@ -315,9 +322,7 @@ def main(argv: list[str] | None = None) -> int:
         default="hotpath",
         help="which section of the page the run writes",
     )
-    parser.add_argument("--render", type=Path, metavar="RESULTS_JSON", help="only re-render")
-    parser.add_argument("--docs", type=Path, default=ROOT / "docs" / "PERFORMANCE.md")
-    parser.add_argument("--no-docs", action="store_true")
+    add_page_arguments(parser)
     args = parser.parse_args(argv)
     if args.render:
         doc = json.loads(args.render.read_text(encoding="utf-8"))

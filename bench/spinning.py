@@ -34,6 +34,7 @@ from bench.hotpath import (  # noqa: E402
     CNN_MODEL,
     SMALL_MODEL,
     Run,
+    add_page_arguments,
     mlinfer,
     results_dir,
     save_results,
@@ -74,9 +75,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--interval-ms", type=int, default=2000, help="perf_analyzer window")
     parser.add_argument("--repeat", type=int, default=1, help="rounds over the servers per point")
-    parser.add_argument("--render", type=Path, metavar="RESULTS_JSON", help="only re-render")
-    parser.add_argument("--docs", type=Path, default=ROOT / "docs" / "PERFORMANCE.md")
-    parser.add_argument("--no-docs", action="store_true")
+    add_page_arguments(parser)
     args = parser.parse_args(argv)
     if args.render:
         doc = json.loads(args.render.read_text(encoding="utf-8"))
